@@ -1,0 +1,1 @@
+"""The conversation engine: routing, flow state, validation and reply wording."""

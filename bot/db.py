@@ -1,0 +1,62 @@
+"""Database wiring: the Tortoise config for a URL, and migrations applied with aerich."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+
+from bot.models import MODELS
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The config dict Tortoise and aerich share; SQLite files get their folder created."""
+    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
+        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "connections": {"default": database_url},
+        "apps": {"models": {"models": MODELS, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(database_url: str) -> None:
+    await Tortoise.init(config=tortoise_config(database_url))
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def database(database_url: str) -> AsyncIterator[None]:
+    await init_db(database_url)
+    try:
+        yield
+    finally:
+        await close_db()
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply pending aerich migrations; returns the names of those applied."""
+    from aerich import Command
+
+    command = Command(tortoise_config=tortoise_config(database_url), app="models",
+                      location=str(MIGRATIONS_DIR))
+    await command.init()
+    try:
+        applied = await command.upgrade(run_in_transaction=True)
+    finally:
+        await Tortoise.close_connections()
+    for name in applied:
+        log.info("migration applied", extra={"migration": name})
+    return list(applied)

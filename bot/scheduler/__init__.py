@@ -1,0 +1,1 @@
+"""Scheduled jobs: idempotent functions of durable database state, named in a registry."""
