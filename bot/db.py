@@ -50,8 +50,9 @@ async def migrate(database_url: str) -> list[str]:
     """Apply pending aerich migrations; returns the names of those applied."""
     from aerich import Command
 
-    command = Command(tortoise_config=tortoise_config(database_url), app="models",
-                      location=str(MIGRATIONS_DIR))
+    command = Command(
+        tortoise_config=tortoise_config(database_url), app="models", location=str(MIGRATIONS_DIR)
+    )
     await command.init()
     try:
         applied = await command.upgrade(run_in_transaction=True)

@@ -81,7 +81,9 @@ def _generate_apart(db_url: str, name: str, workdir: Path) -> Path:
     """Tortoise keeps dialect state per process, so each dialect is generated in its own."""
     out = subprocess.run(
         [sys.executable, __file__, name, "--generate-into", str(workdir), "--db-url", db_url],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return Path(out.stdout.strip().splitlines()[-1])
 
@@ -99,7 +101,10 @@ async def main(name: str, postgres_url: str) -> None:
             merged = MERGED_TEMPLATE.format(
                 name=name,
                 upgrade={"sqlite": await sqlite_mod.upgrade(None), "postgres": await pg_mod.upgrade(None)},
-                downgrade={"sqlite": await sqlite_mod.downgrade(None), "postgres": await pg_mod.downgrade(None)},
+                downgrade={
+                    "sqlite": await sqlite_mod.downgrade(None),
+                    "postgres": await pg_mod.downgrade(None),
+                },
                 models_state=pg_file.read_text().split("MODELS_STATE = ", 1)[1].strip(),
             )
             target = MIGRATIONS_DIR / "models" / pg_file.name
@@ -112,7 +117,9 @@ async def main(name: str, postgres_url: str) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--generate-into", type=Path, help=argparse.SUPPRESS)

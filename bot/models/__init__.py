@@ -3,13 +3,21 @@
 from bot.models.customer import Customer, Follower
 from bot.models.inbound import InboundMessage
 from bot.models.insurance import InsurancePolicy
-from bot.models.outbox import Outbox, OutboxStatus, MessageCategory
+from bot.models.outbox import MessageCategory, Outbox, OutboxStatus
 from bot.models.staff import Role, Staff
 from bot.models.store import Store
 from bot.models.vehicle import Vehicle
 
-MODELS = ["bot.models.store", "bot.models.staff", "bot.models.customer", "bot.models.vehicle",
-          "bot.models.insurance", "bot.models.outbox", "bot.models.inbound", "aerich.models"]
+MODELS = [
+    "bot.models.store",
+    "bot.models.staff",
+    "bot.models.customer",
+    "bot.models.vehicle",
+    "bot.models.insurance",
+    "bot.models.outbox",
+    "bot.models.inbound",
+    "aerich.models",
+]
 
 __all__ = [
     "MODELS",

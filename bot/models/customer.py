@@ -41,6 +41,8 @@ class Follower(Model):
     subscribed_at = fields.DatetimeField(null=True)
     unsubscribed_at = fields.DatetimeField(null=True)
     bound_at = fields.DatetimeField(null=True)
+    bind_failures = fields.IntField(default=0)
+    bind_blocked_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -141,7 +141,7 @@ async def _deliver(row: Outbox, client: WeChatClient, settings: Settings, clock:
     except Undeliverable as exc:
         await _finish(row, OutboxStatus.UNDELIVERABLE, channel=channel, last_error=str(exc))
         return Outcome.UNDELIVERABLE
-    except Exception as exc:  # noqa: BLE001 - logged; one bad row must not stop the others
+    except Exception as exc:
         return await _retry_later(row, exc, clock.now())
     await _finish(row, OutboxStatus.SENT, channel=channel, sent_at=clock.now())
     return Outcome.SENT

@@ -1,0 +1,92 @@
+"""WeChat retries a request up to 3 times; each retry must get the first answer, not a redo.
+
+The first request to claim a message's key handles it; concurrent and later retries wait for
+its reply (up to the reply budget) and return the same bytes. Claims live an hour, far longer
+than WeChat's retry window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from bot.conversation.storage import KeyBuilder
+
+CLAIM_TTL_SECONDS = 60 * 60
+PENDING = b""
+POLL_SECONDS = 0.01
+
+
+class ReplyCache(Protocol):
+    async def claim(self, key: str) -> bool:
+        """True for the first caller with this key: it must handle the message."""
+        ...
+
+    async def store(self, key: str, reply: bytes) -> None: ...
+
+    async def wait(self, key: str, timeout: float) -> bytes | None:
+        """The first handler's reply, or None if it is not ready within `timeout`."""
+        ...
+
+
+class MemoryReplyCache:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._entries: dict[str, tuple[float, bytes]] = {}
+        self._ready: dict[str, asyncio.Event] = {}
+
+    def _purge(self) -> None:
+        now = self._monotonic()
+        for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+            del self._entries[key]
+            self._ready.pop(key, None)
+
+    async def claim(self, key: str) -> bool:
+        if len(self._entries) > 10_000:
+            self._purge()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._monotonic():
+            return False
+        self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, PENDING)
+        self._ready[key] = asyncio.Event()
+        return True
+
+    async def store(self, key: str, reply: bytes) -> None:
+        self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, reply)
+        self._ready.setdefault(key, asyncio.Event()).set()
+
+    async def wait(self, key: str, timeout: float) -> bytes | None:
+        ready = self._ready.get(key)
+        if ready is None:
+            return None
+        try:
+            await asyncio.wait_for(ready.wait(), timeout)
+        except TimeoutError:
+            return None
+        return self._entries[key][1]
+
+
+class RedisReplyCache:
+    def __init__(self, redis: Redis, keys: KeyBuilder | None = None) -> None:
+        self._redis = redis
+        self._keys = keys or KeyBuilder()
+
+    async def claim(self, key: str) -> bool:
+        return bool(await self._redis.set(self._keys("reply", key), PENDING, nx=True, ex=CLAIM_TTL_SECONDS))
+
+    async def store(self, key: str, reply: bytes) -> None:
+        await self._redis.set(self._keys("reply", key), b"=" + reply, ex=CLAIM_TTL_SECONDS)
+
+    async def wait(self, key: str, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = await self._redis.get(self._keys("reply", key))
+            if raw:
+                return bytes(raw[1:])
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(POLL_SECONDS)

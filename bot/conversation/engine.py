@@ -1,0 +1,117 @@
+"""Handles one message: lock the customer, record the message, route it, keep the flow state.
+
+Routing order: a menu click always starts its flow (a rescue is never blocked by a half-done
+booking); 取消/退出 leave any flow; otherwise the waiting step answers; a step that did not
+understand lets a keyword start another flow, and after three misunderstandings at one step
+the customer is offered a person instead of the same question again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.conversation.context import Context, Services
+from bot.conversation.locks import CustomerLock
+from bot.conversation.messages import Incoming, Kind
+from bot.conversation.replies import NoReply, Reply, TransferReply
+from bot.conversation.router import Routes
+from bot.conversation.storage import FlowStorage
+from bot.services import followers, inbound
+
+log = logging.getLogger(__name__)
+
+CANCEL_WORDS = frozenset({"取消", "退出", "算了", "不要了", "cancel", "q"})
+MAX_FAILURES = 3
+
+
+class Engine:
+    def __init__(self, routes: Routes, storage: FlowStorage, lock: CustomerLock, services: Services) -> None:
+        self.routes = routes
+        self.storage = storage
+        self.lock = lock
+        self.services = services
+
+    async def handle(self, message: Incoming) -> Reply:
+        async with self.lock(message.openid):
+            await inbound.record(message)
+            follower = await followers.touch(message.openid, self.services.clock.now())
+            flow = await self.storage.get(message.openid)
+            ctx = Context(message, follower, flow, self.services)
+            reply = await self._dispatch(ctx)
+            if ctx.flow != flow:
+                if ctx.flow is None:
+                    await self.storage.clear(message.openid)
+                else:
+                    await self.storage.set(message.openid, ctx.flow)
+            return reply
+
+    async def _dispatch(self, ctx: Context) -> Reply:
+        message = ctx.message
+        if message.kind is Kind.CLICK:
+            return await self._start_from_menu(ctx)
+        if message.kind is Kind.TEXT and ctx.text.lower() in CANCEL_WORDS:
+            template = "common/cancelled" if ctx.flow else "common/nothing_to_cancel"
+            ctx.flow = None
+            return ctx.say(template)
+        if ctx.flow is not None:
+            return await self._answer_step(ctx)
+        if message.kind is Kind.TEXT:
+            return await self._start_from_text(ctx)
+        handler = self.routes.event(message.kind)
+        if handler is not None:
+            return await handler(ctx)
+        return NoReply() if message.kind is Kind.NOTICE else ctx.say("common/unsupported")
+
+    async def _start_from_menu(self, ctx: Context) -> Reply:
+        route = self.routes.for_menu(ctx.message.event_key)
+        if route is None:
+            log.warning("unknown menu key", extra={"event_key": ctx.message.event_key})
+            return ctx.say("common/unknown_menu")
+        ctx.flow = None
+        return await route.handler(ctx)
+
+    async def _start_from_text(self, ctx: Context) -> Reply:
+        route = self.routes.for_text(ctx.text)
+        if route is not None:
+            return await route.handler(ctx)
+        expired = await self.storage.expired_flow(ctx.message.openid)
+        if expired is not None:
+            return ctx.say("common/flow_expired", flow=expired)
+        return ctx.say("common/help")
+
+    async def _answer_step(self, ctx: Context) -> Reply:
+        flow = ctx.flow
+        assert flow is not None
+        step = self.routes.step(flow.flow, flow.step)
+        if step is None:
+            log.warning("flow state points at no step; cleared", extra={"flow": flow.flow, "step": flow.step})
+            ctx.flow = None
+            return await self._dispatch(ctx)
+        if ctx.message.kind in step.accepts:
+            reply = await step.handler(ctx)
+        else:
+            reply = ctx.reask("common/wrong_kind", expected=sorted(k.value for k in step.accepts))
+        if not ctx.reasked:
+            return reply
+        if ctx.message.kind is Kind.TEXT:
+            other = self.routes.for_text(ctx.text, excluding=flow.flow)
+            if other is not None:
+                ctx.flow, ctx.reasked = None, False
+                return await other.handler(ctx)
+        failed = flow.failed()
+        if failed.failures >= MAX_FAILURES:
+            ctx.flow = None
+            return offer_person(ctx)
+        ctx.flow = failed
+        return reply
+
+
+def offer_person(ctx: Context) -> Reply:
+    """The advisor's contact when the customer has one; otherwise WeChat's customer-service session."""
+    customer = ctx.customer
+    advisor = (customer.advisor if customer and customer.advisor_id else None) or (  # type: ignore[attr-defined]
+        ctx.follower.advisor if ctx.follower.advisor_id else None  # type: ignore[attr-defined]
+    )
+    if advisor is None:
+        return TransferReply()
+    return ctx.say("common/offer_person", advisor=advisor)

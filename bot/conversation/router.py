@@ -1,0 +1,131 @@
+"""Declarative routing: handlers say what they answer; routers compose in priority order.
+
+    router = Router("binding")
+
+    @router.start("BIND", keywords=("绑定",))
+    async def start_binding(ctx: Context) -> Reply: ...
+
+    @router.step("bind", "phone")
+    async def on_phone(ctx: Context) -> Reply: ...
+
+A menu click or an event goes to the first handler registered for it. Free text goes to the
+waiting step of the customer's flow; with no flow waiting, or when the step did not understand
+the answer, the first start handler whose keywords match begins its flow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.conversation.messages import Kind
+from bot.conversation.replies import Reply
+
+if TYPE_CHECKING:
+    from bot.conversation.context import Context
+
+Handler = Callable[["Context"], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class StartRoute:
+    flow: str
+    menu_key: str | None
+    keywords: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+    handler: Handler
+
+    def matches_text(self, text: str) -> bool:
+        return any(word in text for word in self.keywords) or any(p.search(text) for p in self.patterns)
+
+
+@dataclass(frozen=True)
+class StepRoute:
+    flow: str
+    step: str
+    accepts: frozenset[Kind]
+    handler: Handler
+
+
+class Router:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.starts: list[StartRoute] = []
+        self.steps: list[StepRoute] = []
+        self.events: list[tuple[Kind, Handler]] = []
+
+    def start(
+        self,
+        menu_key: str | None = None,
+        *,
+        flow: str | None = None,
+        keywords: Iterable[str] = (),
+        patterns: Iterable[str] = (),
+    ) -> Callable[[Handler], Handler]:
+        """Begin a flow from a menu click (`menu_key`) or from free text matching keywords."""
+
+        def register(handler: Handler) -> Handler:
+            self.starts.append(
+                StartRoute(
+                    flow=flow or (menu_key or handler.__name__).lower(),
+                    menu_key=menu_key,
+                    keywords=tuple(keywords),
+                    patterns=tuple(re.compile(p) for p in patterns),
+                    handler=handler,
+                )
+            )
+            return handler
+
+        return register
+
+    def step(
+        self, flow: str, step: str, *, accepts: Sequence[Kind] = (Kind.TEXT,)
+    ) -> Callable[[Handler], Handler]:
+        """Answer the customer's next message while their flow waits at `step`."""
+
+        def register(handler: Handler) -> Handler:
+            self.steps.append(StepRoute(flow, step, frozenset(accepts), handler))
+            return handler
+
+        return register
+
+    def event(self, kind: Kind) -> Callable[[Handler], Handler]:
+        """Answer an event (subscribe, unsubscribe, scan) or a message kind with no flow waiting."""
+
+        def register(handler: Handler) -> Handler:
+            self.events.append((kind, handler))
+            return handler
+
+        return register
+
+
+class Routes:
+    """Routers flattened once, in priority order, for lookup per message."""
+
+    def __init__(self, routers: Sequence[Router]) -> None:
+        self.starts = [route for router in routers for route in router.starts]
+        self._steps = {(s.flow, s.step): s for router in reversed(routers) for s in router.steps}
+        self._events: dict[Kind, Handler] = {}
+        for router in reversed(routers):
+            self._events.update(router.events)
+        flows = {s.flow for s in self.starts}
+        orphans = sorted({s.flow for s in self._steps.values()} - flows)
+        if orphans:
+            raise ValueError(f"steps registered for flows nobody starts: {orphans}")
+
+    def for_menu(self, key: str) -> StartRoute | None:
+        return next((s for s in self.starts if s.menu_key == key), None)
+
+    def for_flow(self, flow: str) -> StartRoute | None:
+        return next((s for s in self.starts if s.flow == flow), None)
+
+    def for_text(self, text: str, *, excluding: str | None = None) -> StartRoute | None:
+        return next((s for s in self.starts if s.flow != excluding and s.matches_text(text)), None)
+
+    def step(self, flow: str, step: str) -> StepRoute | None:
+        return self._steps.get((flow, step))
+
+    def event(self, kind: Kind) -> Handler | None:
+        return self._events.get(kind)

@@ -1,0 +1,31 @@
+"""Reply wording: jinja2 templates under bot/templates/replies, overridable per dealer.
+
+A dealer edits wording by pointing BOT_TEMPLATES_DIR at a folder of templates with the same
+names; anything not overridden falls back to the shipped text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "replies"
+
+
+class Texts:
+    def __init__(self, override_dir: Path | None = None) -> None:
+        folders = [str(override_dir)] if override_dir else []
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([*folders, str(SHIPPED_TEMPLATES)]),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            autoescape=False,
+        )
+
+    def render(self, name: str, **values: Any) -> str:
+        """Render `name` (e.g. "binding/ask_phone") to the text sent to the customer."""
+        return self._env.get_template(f"{name}.txt.j2").render(**values).strip()

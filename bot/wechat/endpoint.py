@@ -1,0 +1,133 @@
+"""`GET/POST /wechat`: the only code that touches WeChat's wire format.
+
+Each request is checked (size, freshness, signature), decrypted in safe mode, parsed, then
+handled at most once per WeChat message: retries wait for and repeat the first reply. A handler
+that overruns the reply budget is answered with `success` at once; its reply goes out later
+through the customer-service API (see `LateReplies`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException
+
+from bot.clock import Clock
+from bot.conversation.dedup import ReplyCache
+from bot.conversation.engine import Engine
+from bot.conversation.messages import Incoming
+from bot.conversation.replies import NoReply, Reply, TextReply
+from bot.settings import Settings
+from bot.wechat import protocol
+from bot.wechat.late_replies import LateReplies
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Endpoint:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    replies: ReplyCache
+    late: LateReplies
+
+    def __post_init__(self) -> None:
+        key = self.settings.wechat_aes_key
+        self._crypto = (
+            WeChatCrypto(self.settings.wechat_token, key, self.settings.wechat_appid) if key else None
+        )
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """URL verification: echo `echostr` when the signature is ours."""
+        self._check_signature(request)
+        return web.Response(text=request.query.get("echostr", ""))
+
+    async def receive(self, request: web.Request) -> web.Response:
+        self._check_signature(request)
+        body = await self._read_body(request)
+        safe_mode = request.query.get("encrypt_type", "raw").lower() == "aes"
+        try:
+            plain = self._decrypt(request, body) if safe_mode else body
+            incoming = protocol.to_incoming(protocol.parse_xml(plain))
+        except protocol.BadMessage as exc:
+            log.info("refused message", extra={"reason": str(exc)})
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        reply = await self._reply_once(incoming)
+        if safe_mode and reply != protocol.SUCCESS:
+            assert self._crypto is not None
+            nonce = request.query.get("nonce", "")
+            reply = self._crypto.encrypt_message(
+                reply.decode(), nonce, request.query.get("timestamp")
+            ).encode()
+        return web.Response(
+            body=reply, content_type="application/xml" if reply != protocol.SUCCESS else "text/plain"
+        )
+
+    async def _reply_once(self, incoming: Incoming) -> bytes:
+        budget = self.settings.reply_budget_seconds
+        if not await self.replies.claim(incoming.key):
+            return await self.replies.wait(incoming.key, budget) or protocol.SUCCESS
+        reply = await self._handle_within(incoming, budget)
+        rendered = protocol.render_reply(reply, incoming, self.clock.now())
+        await self.replies.store(incoming.key, rendered)
+        return rendered
+
+    async def _handle_within(self, incoming: Incoming, budget: float) -> Reply:
+        task = asyncio.create_task(self.engine.handle(incoming))
+        done, _ = await asyncio.wait({task}, timeout=budget)
+        if not done:
+            log.warning("handler overran the reply budget", extra={"key": incoming.key, "budget": budget})
+            self.late.adopt(task, incoming)
+            return NoReply()
+        try:
+            return task.result()
+        except Exception:
+            log.exception("handler failed", extra={"key": incoming.key, "kind": incoming.kind.value})
+            return TextReply(self.engine.services.texts.render("common/error"))
+
+    def _check_signature(self, request: web.Request) -> None:
+        query = request.query
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        expected = protocol.signature(self.settings.wechat_token, timestamp, nonce)
+        if not protocol.signature_matches(expected, query.get("signature", "")):
+            raise web.HTTPForbidden(text="bad signature")
+        try:
+            age = abs(self.clock.now().timestamp() - int(timestamp))
+        except ValueError:
+            raise web.HTTPForbidden(text="bad timestamp") from None
+        if age > self.settings.max_clock_skew_seconds:
+            raise web.HTTPForbidden(text="stale timestamp")
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+        body = await request.content.read(limit + 1)
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+        return body
+
+    def _decrypt(self, request: web.Request, body: bytes) -> bytes:
+        if self._crypto is None:
+            raise protocol.BadMessage("safe mode is not configured (WECHAT_AES_KEY)")
+        encrypted = protocol.parse_xml(body).get("Encrypt", "")
+        if not encrypted:
+            raise protocol.BadMessage("safe-mode body without <Encrypt>")
+        query = request.query
+        expected = protocol.signature(
+            self.settings.wechat_token, query.get("timestamp", ""), query.get("nonce", ""), encrypted
+        )
+        if not protocol.signature_matches(expected, query.get("msg_signature", "")):
+            raise web.HTTPForbidden(text="bad msg_signature")
+        try:
+            plain = PrpCrypto(self._crypto.key).decrypt(encrypted, self.settings.wechat_appid)
+        except InvalidAppIdException:
+            raise web.HTTPForbidden(text="message for another app") from None
+        except Exception as exc:  # padding or base64 errors from a corrupt ciphertext
+            raise protocol.BadMessage("undecryptable Encrypt") from exc
+        return plain if isinstance(plain, bytes) else plain.encode()

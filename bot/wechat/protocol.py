@@ -1,0 +1,112 @@
+"""WeChat's message protocol as pure functions: signatures, safe-mode crypto, XML in and out.
+
+No network and no state here. XML is parsed with defusedxml and any DTD is refused (WeChat
+never sends one), which stops entity-expansion and external-entity payloads before they are
+parsed; wechatpy's type registries then give the message its type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from wechatpy.events import EVENT_TYPES
+from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
+from wechatpy.replies import TextReply as WeChatTextReply
+from wechatpy.replies import TransferCustomerServiceReply
+
+from bot.conversation.messages import Incoming, Kind, Location
+from bot.conversation.replies import NoReply, Reply, TextReply, TransferReply
+
+SUCCESS = b"success"
+
+
+class BadMessage(ValueError):
+    """The body is not a WeChat message we can read."""
+
+
+def signature(token: str, *parts: str) -> str:
+    """WeChat's SHA-1 over the sorted token, timestamp, nonce (and ciphertext in safe mode)."""
+    return hashlib.sha1("".join(sorted([token, *parts])).encode()).hexdigest()
+
+
+def signature_matches(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def parse_xml(body: bytes) -> dict[str, str]:
+    """The flat fields of a WeChat XML document; BadMessage for anything else."""
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, SyntaxError, ValueError) as exc:  # ParseError is a SyntaxError
+        raise BadMessage(f"unreadable XML: {exc.__class__.__name__}") from exc
+    if root.tag != "xml":
+        raise BadMessage("root element is not <xml>")
+    return {child.tag: (child.text or "") for child in root}
+
+
+def to_incoming(fields: dict[str, str]) -> Incoming:
+    """Give the fields their wechatpy type, then our typed message."""
+    for required in ("FromUserName", "ToUserName", "CreateTime", "MsgType"):
+        if not fields.get(required):
+            raise BadMessage(f"missing {required}")
+    try:
+        created = int(fields["CreateTime"])
+    except ValueError as exc:
+        raise BadMessage("CreateTime is not a number") from exc
+    message_type = fields["MsgType"].lower()
+    if message_type == "event":
+        event = fields.get("Event", "").lower()
+        message = EVENT_TYPES.get(event, UnknownMessage)(fields)
+    else:
+        message = MESSAGE_TYPES.get(message_type, UnknownMessage)(fields)
+    key = fields.get("MsgId") or f"{fields['FromUserName']}:{created}"
+    base: dict[str, Any] = {
+        "key": key,
+        "openid": fields["FromUserName"],
+        "account": fields["ToUserName"],
+        "created_at": datetime.fromtimestamp(created, UTC),
+        "original_type": message_type if message_type != "event" else fields.get("Event", "").lower(),
+    }
+    return Incoming(**base, **_typed_fields(message_type, message, fields))
+
+
+def _typed_fields(message_type: str, message: Any, fields: dict[str, str]) -> dict[str, Any]:
+    if message_type == "text":
+        return {"kind": Kind.TEXT, "text": message.content or ""}
+    if message_type == "voice":
+        recognised = (fields.get("Recognition") or "").strip()
+        return {"kind": Kind.TEXT, "text": recognised} if recognised else {"kind": Kind.OTHER}
+    if message_type == "image":
+        return {"kind": Kind.IMAGE, "media_id": message.media_id or "", "picture_url": message.image or ""}
+    if message_type == "location":
+        try:
+            location = Location(float(message.location_x), float(message.location_y), message.label or "")
+        except (TypeError, ValueError) as exc:
+            raise BadMessage("location without coordinates") from exc
+        return {"kind": Kind.LOCATION, "location": location}
+    if message_type != "event":
+        return {"kind": Kind.OTHER}
+    event = fields.get("Event", "").lower()
+    event_key = fields.get("EventKey", "")
+    if event == "click":
+        return {"kind": Kind.CLICK, "event_key": event_key}
+    if event in ("subscribe", "unsubscribe", "scan"):
+        return {"kind": Kind(event), "event_key": event_key}
+    return {"kind": Kind.NOTICE, "event_key": event_key}
+
+
+def render_reply(reply: Reply, incoming: Incoming, now: datetime) -> bytes:
+    """The plain reply XML (or `success`); stored once so that every retry gets these bytes."""
+    if isinstance(reply, NoReply):
+        return SUCCESS
+    common = {"source": incoming.account, "target": incoming.openid, "time": int(now.timestamp())}
+    if isinstance(reply, TextReply):
+        return WeChatTextReply(content=reply.text, **common).render().encode()
+    if isinstance(reply, TransferReply):
+        return TransferCustomerServiceReply(**common).render().encode()
+    raise TypeError(f"unknown reply {reply!r}")
