@@ -1,0 +1,94 @@
+"""BIND and ADVISOR end to end through `/wechat`, on both backends."""
+
+from bot.models import Follower
+from tests import factories
+from tests.conftest import Bot
+
+
+async def test_customer_binds_with_phone_and_plate_and_sees_advisor(bot: Bot) -> None:
+    shop = await factories.store()
+    advisor = await factories.staff(shop)
+    await factories.customer_with_car(shop, advisor=advisor)
+    user = bot.user("o-zhang")
+
+    assert "手机号" in (await user.click("BIND")).text
+    assert "车牌" in (await user.text("138 1234 5678")).text
+    answer = await user.text("粤b12345")
+
+    assert "绑定成功" in answer.text and "李顾问" in answer.text
+    follower = await Follower.get(openid="o-zhang").prefetch_related("customer")
+    assert follower.customer.phone == "13812345678"
+    assert "13900000001" in (await user.click("ADVISOR")).text
+
+
+async def test_mismatch_never_says_which_part_was_wrong(bot: Bot) -> None:
+    shop = await factories.store()
+    await factories.customer_with_car(shop)
+    await factories.customer_with_car(shop, phone="13700000000", plate="粤B99999", name="王女士")
+    user = bot.user("o-guess")
+
+    await user.click("BIND")
+    await user.text("13812345678")
+    wrong_plate = await user.text("粤B99999")  # someone else's plate
+    await user.click("BIND")
+    await user.text("13700000001")
+    wrong_phone = await user.text("粤B12345")
+
+    assert "未找到" in wrong_plate.text
+    assert wrong_plate.text.replace("4", "3") == wrong_phone.text.replace("4", "3")  # same wording
+    assert (await Follower.get(openid="o-guess")).customer_id is None
+
+
+async def test_bad_phone_is_reasked_and_three_misses_offer_a_person(bot: Bot) -> None:
+    user = bot.user("o-sloppy")
+    await user.click("BIND")
+    first = await user.text("12345")
+    second = await user.text("abc")
+    third = await user.text("999")
+
+    assert "11位手机号" in first.text and "11位手机号" in second.text
+    assert third.msg_type == "transfer_customer_service"  # no advisor known: WeChat's human service
+    assert "可以为您办理" in (await user.text("1")).text  # the flow is over, not stuck
+
+
+async def test_repeated_misses_are_throttled(bot: Bot) -> None:
+    shop = await factories.store()
+    await factories.customer_with_car(shop)
+    user = bot.user("o-bruteforce")
+    for attempt in range(5):
+        await user.click("BIND")
+        await user.text(f"1381234{attempt:04d}")
+        last = await user.text("粤B12345")
+    assert "次数过多" in last.text
+    await user.click("BIND")
+    assert (
+        "次数过多" in (await user.text("13812345678")).text or "次数过多" in (await user.click("BIND")).text
+    )
+
+
+async def test_cancel_leaves_any_step(bot: Bot) -> None:
+    user = bot.user("o-cancel")
+    await user.click("BIND")
+    assert "已取消" in (await user.text("取消")).text
+    assert "没有进行中" in (await user.text("退出")).text
+
+
+async def test_advisor_qr_scene_links_advisor_on_subscribe(bot: Bot) -> None:
+    shop = await factories.store()
+    await factories.staff(shop, name="陈顾问", phone="13900000002", qr_scene="advisor-2")
+    await factories.customer_with_car(shop)
+    user = bot.user("o-qr")
+
+    welcome = await user.subscribe(scene="advisor-2")
+    assert "陈顾问" in welcome.text
+    await user.click("BIND")
+    await user.text("13812345678")
+    assert "陈顾问" in (await user.text("粤B12345")).text  # the customer had no advisor: linked
+
+
+async def test_unsubscribe_marks_follower_unreachable(bot: Bot) -> None:
+    user = bot.user("o-leaving")
+    await user.subscribe()
+    answer = await user.unsubscribe()
+    assert answer.body == b"success"
+    assert (await Follower.get(openid="o-leaving")).subscribed is False
