@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from tortoise import Tortoise
 
+from admin import setup as setup_admin
 from bot.clock import Clock, SystemClock
 from bot.conversation.context import Services
 from bot.conversation.dedup import MemoryReplyCache, RedisReplyCache, ReplyCache
@@ -75,6 +76,7 @@ def create_app(
     app.router.add_post("/wechat", wechat_receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    setup_admin(app)
     return app
 
 
