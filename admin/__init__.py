@@ -1,12 +1,11 @@
 """The staff side: the admin web app (admin.web) and the JSON API under /api/v1 (admin.api)."""
 
-from aiohttp import web
+from aiohttp.web import Application
 
 
-def setup(app: web.Application) -> None:
+def setup(app: Application) -> None:
     """Mount the admin web app and the JSON API on the bot's application."""
-    from admin import api
-    from admin import web as admin_web
+    from admin import api, web
 
-    admin_web.setup(app)
+    web.setup(app)
     api.setup(app)
