@@ -16,6 +16,7 @@ MODELS = [
     "bot.models.insurance",
     "bot.models.outbox",
     "bot.models.inbound",
+    "bot.models.audit",
     "aerich.models",
 ]
 

@@ -34,6 +34,8 @@ class Staff(Model):
     active = fields.BooleanField(default=True)
     openid = fields.CharField(max_length=64, unique=True, null=True)
     qr_scene = fields.CharField(max_length=64, unique=True, null=True)
+    # a one-time WeChat binding token "<random>.<expiry epoch>" (bot/services/staff_binding.py)
+    bind_token = fields.CharField(max_length=64, unique=True, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,104 @@
+"""Who may do what, and which records they may see: the one place the admin pages and the API ask.
+
+Two kinds of rule live here. Permissions say which roles may use a feature at all (a page or an
+endpoint not for the role answers 403). Scopes say which rows a staff member may see: advisors
+their own customers, other store staff their store's, GM and admin everything. A record outside
+the scope is treated as missing (404), so ids of other stores' records reveal nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from tortoise.queryset import QuerySet
+
+from bot.models import Customer, Role, Staff, Store
+
+MANAGERS = frozenset({Role.SERVICE_MANAGER, Role.AFTERSALES_MANAGER})
+EVERYONE = frozenset(Role)
+
+
+class Permission(StrEnum):
+    VIEW_CUSTOMERS = "view_customers"
+    ASSIGN_ADVISOR = "assign_advisor"
+    VIEW_STAFF = "view_staff"
+    MANAGE_STAFF = "manage_staff"  # create, edit, reset passwords, WeChat binding
+    TOGGLE_DUTY = "toggle_duty"
+    MANAGE_STORES = "manage_stores"
+
+
+GRANTS: Mapping[Permission, frozenset[Role]] = {
+    Permission.VIEW_CUSTOMERS: EVERYONE,
+    Permission.ASSIGN_ADVISOR: MANAGERS | {Role.GM, Role.ADMIN},
+    Permission.VIEW_STAFF: MANAGERS | {Role.GM, Role.ADMIN},
+    Permission.MANAGE_STAFF: frozenset({Role.ADMIN}),
+    Permission.TOGGLE_DUTY: MANAGERS | {Role.ADMIN},
+    Permission.MANAGE_STORES: frozenset({Role.ADMIN}),
+}
+
+ROLE_LABELS: Mapping[Role, str] = {
+    Role.ADVISOR: "服务顾问",
+    Role.RESCUE_DISPATCHER: "救援调度",
+    Role.INSURANCE_SPECIALIST: "续保专员",
+    Role.SERVICE_MANAGER: "客服经理",
+    Role.AFTERSALES_MANAGER: "售后经理",
+    Role.GM: "总经理",
+    Role.ADMIN: "系统管理员",
+}
+
+
+def allows(staff: Staff, permission: Permission) -> bool:
+    """Whether `staff` may use `permission` at all (scopes still narrow what they see)."""
+    return staff.active and Role(staff.role) in GRANTS[permission]
+
+
+def is_group_wide(staff: Staff) -> bool:
+    return Role(staff.role).is_group_wide
+
+
+def visible_customers(staff: Staff) -> QuerySet[Customer]:
+    """Customers `staff` may see: an advisor's own, a store's for store staff, all for GM/admin."""
+    role = Role(staff.role)
+    if not staff.active:
+        return Customer.filter(id__in=[])
+    if role.is_group_wide:
+        return Customer.all()
+    if role is Role.ADVISOR:
+        return Customer.filter(advisor_id=staff.id)
+    return Customer.filter(store_id=staff.store_id) if staff.store_id else Customer.filter(id__in=[])  # type: ignore[attr-defined]
+
+
+def visible_staff(staff: Staff) -> QuerySet[Staff]:
+    """Staff records `staff` may list: their store's for managers, everyone's for GM/admin."""
+    if not allows(staff, Permission.VIEW_STAFF):
+        return Staff.filter(id__in=[])
+    if is_group_wide(staff):
+        return Staff.all()
+    return Staff.filter(store_id=staff.store_id)  # type: ignore[attr-defined]
+
+
+def visible_stores(staff: Staff) -> QuerySet[Store]:
+    if is_group_wide(staff):
+        return Store.all()
+    return Store.filter(id=staff.store_id)  # type: ignore[attr-defined]
+
+
+def can_toggle_duty(actor: Staff, target: Staff) -> bool:
+    """Admins switch anyone's on-duty flag; managers only their own store's staff."""
+    if not allows(actor, Permission.TOGGLE_DUTY):
+        return False
+    return is_group_wide(actor) or (
+        actor.store_id is not None and actor.store_id == target.store_id  # type: ignore[attr-defined]
+    )
+
+
+def assignable_advisors(actor: Staff, customer: Customer) -> QuerySet[Staff]:
+    """Active advisors `actor` may make `customer`'s advisor: those of the customer's store."""
+    if not allows(actor, Permission.ASSIGN_ADVISOR):
+        return Staff.filter(id__in=[])
+    advisors = Staff.filter(role=Role.ADVISOR, active=True)
+    store_id = customer.store_id  # type: ignore[attr-defined]
+    if store_id is not None:
+        return advisors.filter(store_id=store_id)
+    return advisors if is_group_wide(actor) else advisors.filter(store_id=actor.store_id)  # type: ignore[attr-defined]

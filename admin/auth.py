@@ -1,0 +1,170 @@
+"""Staff authentication, shared by the admin pages and the JSON API.
+
+A staff member logs in with their phone or username and password (argon2, verified off the
+event loop). Failed attempts are throttled per login and per client address, so guessing is
+slow whichever of the two an attacker varies. The throttle keeps its counts in Redis when the
+app has it (several web instances share one budget), else in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from aiohttp import web
+from redis.asyncio import Redis
+from tortoise.expressions import Q
+
+from admin.access import Permission, allows
+from bot.models import Staff
+from bot.services.passwords import hash_password, needs_rehash, verify_password
+
+log = logging.getLogger(__name__)
+
+CURRENT_STAFF = web.RequestKey("staff", Staff)
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def authenticate_password(login: str, password: str) -> Staff | None:
+    """The active staff member whose phone or username is `login`, if `password` is theirs."""
+    login = login.strip()
+    staff = None
+    if login:
+        staff = await Staff.filter(Q(phone=login) | Q(username=login), active=True).first()
+    # verify against a dummy hash for unknown logins too, so timing does not reveal which exist
+    stored = staff.password_hash if staff is not None and staff.password_hash else _dummy_hash()
+    if not await asyncio.to_thread(verify_password, stored, password) or staff is None:
+        return None
+    if needs_rehash(staff.password_hash):
+        staff.password_hash = await asyncio.to_thread(hash_password, password)
+        await staff.save(update_fields=["password_hash"])
+    return staff
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(16))
+
+
+class LoginOutcome(StrEnum):
+    OK = "ok"
+    BAD_CREDENTIALS = "bad_credentials"
+    THROTTLED = "throttled"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: LoginOutcome
+    staff: Staff | None = None
+
+
+class LoginThrottle(Protocol):
+    """Counts failed logins per key over a sliding window of `FAILURE_WINDOW`."""
+
+    async def failures(self, key: str, now: datetime) -> int: ...
+
+    async def record_failure(self, keys: Sequence[str], now: datetime) -> None: ...
+
+    async def clear(self, key: str) -> None: ...
+
+
+class MemoryLoginThrottle:
+    """For a single process (demo, tests without Redis)."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[datetime]] = defaultdict(list)
+
+    async def failures(self, key: str, now: datetime) -> int:
+        recent = [at for at in self._failures.get(key, []) if at > now - FAILURE_WINDOW]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return len(recent)
+
+    async def record_failure(self, keys: Sequence[str], now: datetime) -> None:
+        for key in keys:
+            self._failures[key].append(now)
+
+    async def clear(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+class RedisLoginThrottle:
+    """A sorted set of failure times per key, shared by every web instance."""
+
+    def __init__(self, redis: Redis, prefix: str = "admin:login-failures:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def failures(self, key: str, now: datetime) -> int:
+        name = self._prefix + key
+        await self._redis.zremrangebyscore(name, "-inf", (now - FAILURE_WINDOW).timestamp())
+        return int(await self._redis.zcard(name))
+
+    async def record_failure(self, keys: Sequence[str], now: datetime) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                name = self._prefix + key
+                pipe.zadd(name, {f"{now.timestamp()}:{secrets.token_hex(4)}": now.timestamp()})
+                pipe.expire(name, int(FAILURE_WINDOW.total_seconds()))
+            await pipe.execute()
+
+    async def clear(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+
+def login_throttle(redis: Redis | None) -> LoginThrottle:
+    return MemoryLoginThrottle() if redis is None else RedisLoginThrottle(redis)
+
+
+async def attempt_login(
+    login: str, password: str, *, client: str, throttle: LoginThrottle, now: datetime
+) -> LoginResult:
+    """Check a login attempt against the throttle first, then the password; count failures."""
+    keys = (f"login:{login.strip().lower()}", f"client:{client}")
+    for key in keys:
+        if await throttle.failures(key, now) >= MAX_FAILURES:
+            log.warning("login throttled", extra={"throttle_key": key.split(":", 1)[0]})
+            return LoginResult(LoginOutcome.THROTTLED)
+    staff = await authenticate_password(login, password)
+    if staff is None:
+        await throttle.record_failure(keys, now)
+        log.info("login failed", extra={"client": client})
+        return LoginResult(LoginOutcome.BAD_CREDENTIALS)
+    await throttle.clear(keys[0])
+    log.info("login", extra={"staff_id": staff.id})
+    return LoginResult(LoginOutcome.OK, staff)
+
+
+def requires(permission: Permission) -> Callable[[Handler], Handler]:
+    """Refuse a handler to staff whose role lacks `permission` (401 when nobody is logged in).
+
+    Whoever authenticates the request (the admin session, an API token) puts the staff member in
+    `request[CURRENT_STAFF]` first.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            staff = request.get(CURRENT_STAFF)
+            if staff is None:
+                raise web.HTTPUnauthorized()
+            if not allows(staff, permission):
+                raise web.HTTPForbidden()
+            return await handler(request)
+
+        return checked
+
+    return decorate
