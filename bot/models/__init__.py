@@ -17,6 +17,7 @@ MODELS = [
     "bot.models.outbox",
     "bot.models.inbound",
     "bot.models.audit",
+    "bot.models.api_token",
     "aerich.models",
 ]
 
