@@ -33,7 +33,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"skipped in CI (CI=true allows no skips): {reason}"
     if report.when == "call" and report.passed:
         callspec = getattr(item, "callspec", None)
-        backend = callspec.params.get("backend") if callspec else None
+        params = callspec.params.values() if callspec else ()
+        backend = next((p for p in params if isinstance(p, str) and p in BACKEND_LABELS), None)
         if backend:
             _passed[backend] += 1
     return report
