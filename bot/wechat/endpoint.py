@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 
+from bot import metrics
 from bot.clock import Clock
 from bot.conversation.dedup import ReplyCache
 from bot.conversation.engine import Engine
@@ -44,19 +48,15 @@ class Endpoint:
 
     async def verify(self, request: web.Request) -> web.Response:
         """URL verification: echo `echostr` when the signature is ours."""
-        self._check_signature(request)
+        with _refusals_counted():
+            self._check_signature(request)
         return web.Response(text=request.query.get("echostr", ""))
 
     async def receive(self, request: web.Request) -> web.Response:
-        self._check_signature(request)
-        body = await self._read_body(request)
+        started = time.perf_counter()
         safe_mode = request.query.get("encrypt_type", "raw").lower() == "aes"
-        try:
-            plain = self._decrypt(request, body) if safe_mode else body
-            incoming = protocol.to_incoming(protocol.parse_xml(plain))
-        except protocol.BadMessage as exc:
-            log.info("refused message", extra={"reason": str(exc)})
-            raise web.HTTPBadRequest(text=str(exc)) from None
+        with _refusals_counted():
+            incoming = await self._read_message(request, safe_mode)
         reply = await self._reply_once(incoming)
         if safe_mode and reply != protocol.SUCCESS:
             assert self._crypto is not None
@@ -64,14 +64,28 @@ class Endpoint:
             reply = self._crypto.encrypt_message(
                 reply.decode(), nonce, request.query.get("timestamp")
             ).encode()
+        metrics.HANDLE_SECONDS.observe(time.perf_counter() - started)
         return web.Response(
             body=reply, content_type="application/xml" if reply != protocol.SUCCESS else "text/plain"
         )
 
+    async def _read_message(self, request: web.Request, safe_mode: bool) -> Incoming:
+        """The checked, decrypted and parsed message; an HTTP error for anything else."""
+        self._check_signature(request)
+        body = await self._read_body(request)
+        try:
+            plain = self._decrypt(request, body) if safe_mode else body
+            return protocol.to_incoming(protocol.parse_xml(plain))
+        except protocol.BadMessage as exc:
+            log.info("refused message", extra={"reason": str(exc)})
+            raise web.HTTPBadRequest(text=str(exc)) from None
+
     async def _reply_once(self, incoming: Incoming) -> bytes:
         budget = self.settings.reply_budget_seconds
         if not await self.replies.claim(incoming.key):
+            metrics.RETRIES.inc()
             return await self.replies.wait(incoming.key, budget) or protocol.SUCCESS
+        metrics.MESSAGES.labels(kind=incoming.kind.value).inc()
         reply = await self._handle_within(incoming, budget)
         rendered = protocol.render_reply(reply, incoming, self.clock.now())
         await self.replies.store(incoming.key, rendered)
@@ -82,6 +96,7 @@ class Endpoint:
         done, _ = await asyncio.wait({task}, timeout=budget)
         if not done:
             log.warning("handler overran the reply budget", extra={"key": incoming.key, "budget": budget})
+            metrics.LATE_REPLIES.inc()
             self.late.adopt(task, incoming)
             return NoReply()
         try:
@@ -104,13 +119,17 @@ class Endpoint:
             raise web.HTTPForbidden(text="stale timestamp")
 
     async def _read_body(self, request: web.Request) -> bytes:
+        """The whole body, refused once it passes the limit (chunked uploads declare no length)."""
         limit = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-        return body
+        body = bytearray()
+        while len(body) <= limit:
+            chunk = await request.content.read(limit + 1 - len(body))  # returns what has arrived so far
+            if not chunk:
+                return bytes(body)
+            body += chunk
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
 
     def _decrypt(self, request: web.Request, body: bytes) -> bytes:
         if self._crypto is None:
@@ -131,3 +150,13 @@ class Endpoint:
         except Exception as exc:  # padding or base64 errors from a corrupt ciphertext
             raise protocol.BadMessage("undecryptable Encrypt") from exc
         return plain if isinstance(plain, bytes) else plain.encode()
+
+
+@contextmanager
+def _refusals_counted() -> Iterator[None]:
+    """Count each refused request by its HTTP status for `/metrics`."""
+    try:
+        yield
+    except web.HTTPException as exc:
+        metrics.REFUSED.labels(status=str(exc.status)).inc()
+        raise
