@@ -86,7 +86,7 @@ class RedisReplyCache:
         while True:
             raw = await self._redis.get(self._keys("reply", key))
             if raw:
-                return bytes(raw[1:])
+                return raw[1:] if isinstance(raw, bytes) else raw[1:].encode()
             if time.monotonic() >= deadline:
                 return None
             await asyncio.sleep(POLL_SECONDS)

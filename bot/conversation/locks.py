@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -20,7 +20,7 @@ LOCK_TIMEOUT_SECONDS = 30.0
 
 
 class CustomerLock(Protocol):
-    def __call__(self, openid: str) -> AsyncIterator[None]: ...
+    def __call__(self, openid: str) -> AbstractAsyncContextManager[None]: ...
 
 
 class _LocalLocks:
