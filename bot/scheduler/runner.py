@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = {"send-outbox": 15, "escalate-complaints": 60}
 DEFAULT_INTERVAL_SECONDS = 15 * 60
+STOP_GRACE_SECONDS = 20  # less than the stop_grace_period docker-compose.yml gives the scheduler
 
 
 @asynccontextmanager
@@ -56,12 +58,22 @@ async def run_job_once(settings: Settings, name: str, *, at: datetime | None = N
 
 
 async def run_scheduler(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    stop = stop or asyncio.Event()
+    """Run every job on its timer until `stop` is set, or, as a process, until SIGTERM/SIGINT.
+
+    On stop no job starts any more and running ones get STOP_GRACE_SECONDS to finish; one cut
+    short leaves only leased outbox rows, which the next run picks up.
+    """
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+    running: set[asyncio.Task[None]] = set()
     async with job_context(settings, SystemClock()) as ctx:
         scheduler = AsyncIOScheduler(timezone=settings.tz)
         for name, job in registered_jobs().items():
             scheduler.add_job(
-                _logged(name, job, ctx),
+                _logged(name, job, ctx, running),
                 "interval",
                 seconds=INTERVAL_SECONDS.get(name, DEFAULT_INTERVAL_SECONDS),
                 id=name,
@@ -73,15 +85,24 @@ async def run_scheduler(settings: Settings, *, stop: asyncio.Event | None = None
         log.info("scheduler started", extra={"jobs": sorted(registered_jobs())})
         try:
             await stop.wait()
+            scheduler.pause()
+            if running:
+                await asyncio.wait(set(running), timeout=STOP_GRACE_SECONDS)
         finally:
             scheduler.shutdown(wait=False)
+            log.info("scheduler stopped")
 
 
-def _logged(name, job, ctx):  # type: ignore[no-untyped-def]
+def _logged(name, job, ctx, running):  # type: ignore[no-untyped-def]
     async def run() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        running.add(task)
         try:
             log.info("job finished", extra={"job": name, "result": await job(ctx)})
         except Exception:
             log.exception("job failed", extra={"job": name})
+        finally:
+            running.discard(task)
 
     return run
