@@ -1,5 +1,6 @@
 """Tortoise models, one module per aggregate. `MODELS` is what Tortoise and aerich load."""
 
+from bot.models.complaint import Complaint, ComplaintEvent, ComplaintPhoto, ComplaintPolicy
 from bot.models.customer import Customer, Follower
 from bot.models.inbound import InboundMessage
 from bot.models.insurance import InsurancePolicy
@@ -16,6 +17,7 @@ MODELS = [
     "bot.models.insurance",
     "bot.models.outbox",
     "bot.models.inbound",
+    "bot.models.complaint",
     "bot.models.audit",
     "bot.models.api_token",
     "aerich.models",
@@ -23,6 +25,10 @@ MODELS = [
 
 __all__ = [
     "MODELS",
+    "Complaint",
+    "ComplaintEvent",
+    "ComplaintPhoto",
+    "ComplaintPolicy",
     "Customer",
     "Follower",
     "InboundMessage",
