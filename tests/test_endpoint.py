@@ -58,13 +58,10 @@ async def assert_nothing_stored(bot: Bot, openid: str) -> None:
     assert bot.wechat.state.messages == []
 
 
-async def poll(check: Callable[[], Awaitable[bool] | bool], timeout: float, what: str) -> None:
-    """Wait until `check()` is true, or fail after `timeout` seconds."""
+async def poll(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Wait until `check()` is truthy, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if await result if isinstance(result, Awaitable) else result:
-            return
+    while not check():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
