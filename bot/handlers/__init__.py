@@ -1,9 +1,15 @@
 """The bot's routers in priority order: the first that matches a message answers it."""
 
 from bot.conversation.router import Router, Routes
-from bot.handlers import advisor, binding, common, subscription
+from bot.handlers import advisor, binding, common, complaint, subscription
 
-ROUTERS: tuple[Router, ...] = (subscription.router, binding.router, advisor.router, common.router)
+ROUTERS: tuple[Router, ...] = (
+    subscription.router,
+    binding.router,
+    advisor.router,
+    complaint.router,
+    common.router,
+)
 
 
 def build_routes(*extra: Router) -> Routes:

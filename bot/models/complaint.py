@@ -128,6 +128,9 @@ class Complaint(Model):
     )
     assigned_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
+    store_id: int | None
+    customer_id: int | None
+    assignee_id: int | None
 
     # the SLA clock of the current cycle
     cycle = fields.IntField(default=1)
@@ -187,6 +190,8 @@ class ComplaintEvent(Model):
     at = fields.DatetimeField()
     details: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
     source_key = fields.CharField(max_length=128, unique=True, null=True)  # a customer's message, once
+    complaint_id: int
+    actor_id: int | None
 
     class Meta:
         table = "complaint_event"
@@ -224,6 +229,7 @@ class ComplaintPhoto(Model):
     locked_until = fields.DatetimeField(null=True)
     last_error = fields.TextField(null=True)
     gave_up_at = fields.DatetimeField(null=True)
+    complaint_id: int
 
     class Meta:
         table = "complaint_photo"
