@@ -225,7 +225,7 @@ def banner(stack: DemoStack, database_url: str) -> str:
             "售后服务号 demo is running (Ctrl-C to stop)",
             f"  chat simulator   {stack.simulator_url}",
             f"  WeChat endpoint  {stack.url}/wechat  (token {stack.settings.wechat_token})",
-            f"  staff web app    {stack.url}/",
+            f"  staff web app    {stack.url}/admin/  (log in with a username below)",
             f"  fake WeChat API  {stack.fake.url}/_fake/messages",
             f"  database         {database_url}",
             "",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from contextlib import aclosing
 from typing import Any
 
 import aiohttp
@@ -20,7 +22,7 @@ from bot.demo import data
 from bot.demo.menu import menu_entries
 from bot.demo.page import PLACES
 from bot.demo.pushed import fetch_pushed
-from bot.demo.runner import DemoError, DemoStack, demo_stack
+from bot.demo.runner import DemoError, DemoStack, demo_stack, until_stopped
 from bot.settings import Settings
 from bot.wechat.simulator import Answer, WeChatUser
 
@@ -36,32 +38,59 @@ HELP = """Type a message and press Enter, or:
 
 async def run_terminal(settings: Settings, *, openid: str | None = None) -> None:
     logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the logs, is the output here
-    lines = stdin_lines()
     try:
-        async with demo_stack(settings, port=0) as stack, aiohttp.ClientSession() as session:
+        async with (
+            demo_stack(settings, port=0) as stack,
+            aiohttp.ClientSession() as session,
+            aclosing(stdin_lines()) as lines,
+        ):
             print(f"demo bot at {stack.url} (simulator page: {stack.simulator_url})")
-            chosen = openid or await pick_openid(lines, print)
-            if chosen is None:
-                return
-            user = WeChatUser(
-                base_url=stack.url, session=session, openid=chosen, token=stack.settings.wechat_token
-            )
-            await chat(stack, user, lines, print)
+            await _unless_stopped(_converse(stack, session, lines, openid))
     except DemoError as exc:
         sys.exit(f"error: {exc}")
 
 
-async def stdin_lines(prompt: str = "> ") -> AsyncIterator[str]:
-    """Lines typed on standard input, read without blocking the event loop; ends at EOF."""
+async def _converse(
+    stack: DemoStack, session: aiohttp.ClientSession, lines: AsyncIterator[str], openid: str | None
+) -> None:
+    chosen = openid or await pick_openid(lines, print)
+    if chosen is None:
+        return
+    user = WeChatUser(base_url=stack.url, session=session, openid=chosen, token=stack.settings.wechat_token)
+    await chat(stack, user, lines, print)
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` until it ends or Ctrl-C / SIGTERM ends it, without a traceback either way."""
+    tasks = {asyncio.create_task(work), asyncio.create_task(until_stopped())}
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    print()
+    for task in done:
+        task.result()  # a failure in the conversation is still raised
+
+
+async def stdin_lines(prompt: str = "> ") -> AsyncGenerator[str, None]:
+    """Lines typed on standard input, read without blocking the event loop; ends at EOF.
+
+    asyncio makes the terminal non-blocking to read it; that is undone at the end, or the
+    shell (which shares the terminal) would get errors from the next program reading it.
+    """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        print(prompt, end="", flush=True)
-        line = await reader.readline()
-        if not line:
-            return
-        yield line.decode(errors="replace").rstrip("\r\n")
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while True:
+            print(prompt, end="", flush=True)
+            line = await reader.readline()
+            if not line:
+                return
+            yield line.decode(errors="replace").rstrip("\r\n")
+    finally:
+        transport.close()
+        os.set_blocking(sys.stdin.fileno(), True)
 
 
 async def pick_openid(lines: AsyncIterator[str], write: Write) -> str | None:
