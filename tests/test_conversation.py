@@ -22,6 +22,7 @@ from bot.conversation.replies import Reply, TextReply
 from bot.conversation.router import Router
 from bot.conversation.storage import FLOW_TTL_SECONDS, FlowState, KeyBuilder, MemoryFlowStorage
 from bot.models import InboundMessage
+from bot.wechat.simulator import WeChatUser
 from tests import factories
 from tests.conftest import Bot, MakeBot
 
@@ -162,6 +163,48 @@ async def test_one_customers_messages_are_handled_in_order_without_holding_up_ot
     release.set()
     assert (await first).text == "first=alpha"
     assert (await second).text == "second=beta after first=alpha"
+
+
+def relay_router() -> Router:
+    """Two quick steps: the second reports what the first stored."""
+    router = Router("relay")
+
+    @router.start("RELAY", flow="relay")
+    async def begin(ctx: Context) -> Reply:
+        ctx.flow = FlowState("relay", "first")
+        return TextReply("first?")
+
+    @router.step("relay", "first")
+    async def first(ctx: Context) -> Reply:
+        assert ctx.flow is not None
+        ctx.flow = ctx.flow.at("second", first=ctx.text)
+        return TextReply(f"first={ctx.text}")
+
+    @router.step("relay", "second")
+    async def second(ctx: Context) -> Reply:
+        seen = ctx.data.get("first")
+        ctx.flow = None
+        return TextReply(f"second={ctx.text} after first={seen}")
+
+    return router
+
+
+async def test_back_to_back_messages_are_not_reordered_by_the_reply_cache_round_trip(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(extra_routers=(relay_router(),))
+    users = [bot.user(f"o-burst-{n}") for n in range(30)]
+    await asyncio.gather(*(user.click("RELAY") for user in users))
+
+    async def burst(user: WeChatUser) -> list[str]:
+        first = asyncio.create_task(user.text("alpha"))
+        second = asyncio.create_task(user.text("beta"))  # sent right after, before any answer
+        return [(await first).text, (await second).text]
+
+    results = await asyncio.gather(*(burst(user) for user in users))
+
+    out_of_order = [texts for texts in results if texts != ["first=alpha", "second=beta after first=alpha"]]
+    assert out_of_order == []
 
 
 # --- failures, expiry -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Every test runs on both backends (SQLite + in-process state, PostgreSQL + Redis)
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -214,6 +215,20 @@ async def test_chunked_body_under_the_limit_from_a_slow_sender_is_read_whole(bot
 
     assert status == 200
     assert "手机号" in user.read_answer(status, raw, params).text
+
+
+async def test_compressed_body_that_inflates_past_the_limit_is_refused_with_413(bot: Bot) -> None:
+    user = bot.user("o-zip-bomb")
+    body = user.xml("text", {"Content": "绑定" + " " * (200 * bot.settings.max_body_bytes)})
+    params, wire = user.signed_request(body)
+    compressed = gzip.compress(wire)
+    assert len(compressed) < bot.settings.max_body_bytes  # small on the wire
+
+    async with bot.client.post(
+        "/wechat", params=params, data=compressed, headers={"Content-Encoding": "gzip"}
+    ) as response:
+        assert response.status == 413
+    await assert_nothing_stored(bot, "o-zip-bomb")
 
 
 @pytest.mark.parametrize("safe_mode", [False, True], ids=["plain", "safe"])

@@ -22,7 +22,12 @@ from bot.conversation.dedup import (
     RedisReplyCache,
     ReplyCache,
 )
-from bot.conversation.locks import CustomerLock, MemoryCustomerLock, RedisCustomerLock
+from bot.conversation.locks import (
+    LOCK_TIMEOUT_SECONDS,
+    CustomerLock,
+    MemoryCustomerLock,
+    RedisCustomerLock,
+)
 from bot.conversation.storage import (
     EXPIRED_HINT_TTL_SECONDS,
     FLOW_TTL_SECONDS,
@@ -224,6 +229,13 @@ class TestStateBackend:
         await asyncio.gather(*queued)
 
         assert order == list(range(8))
+
+    async def test_a_holder_that_outlives_the_lock_timeout_still_finishes(self, state: StateBackend) -> None:
+        async with state.lock("o-1"):
+            await state.advance(LOCK_TIMEOUT_SECONDS + 1)  # a very slow handler
+
+        async with asyncio.timeout(2), state.lock("o-1"):
+            pass  # and the customer's next message is not stuck
 
     async def test_lock_does_not_hold_up_other_customers(self, state: StateBackend) -> None:
         async with state.lock("o-1"):

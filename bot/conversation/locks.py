@@ -23,7 +23,7 @@ class CustomerLock(Protocol):
     def __call__(self, openid: str) -> AbstractAsyncContextManager[None]: ...
 
 
-class _LocalLocks:
+class LocalLocks:
     """Per-key asyncio locks that disappear when nobody holds or waits for them."""
 
     def __init__(self) -> None:
@@ -46,7 +46,7 @@ class _LocalLocks:
 
 class MemoryCustomerLock:
     def __init__(self) -> None:
-        self._local = _LocalLocks()
+        self._local = LocalLocks()
 
     @asynccontextmanager
     async def __call__(self, openid: str) -> AsyncIterator[None]:
@@ -60,7 +60,7 @@ class RedisCustomerLock:
     def __init__(self, redis: Redis, keys: KeyBuilder | None = None) -> None:
         self._redis = redis
         self._keys = keys or KeyBuilder()
-        self._local = _LocalLocks()
+        self._local = LocalLocks()
 
     @asynccontextmanager
     async def __call__(self, openid: str) -> AsyncIterator[None]:
@@ -70,6 +70,8 @@ class RedisCustomerLock:
                 timeout=LOCK_TIMEOUT_SECONDS,
                 sleep=0.005,
                 blocking_timeout=LOCK_TIMEOUT_SECONDS,
+                # A handler that outlived the lock has still done its work: keep its reply.
+                raise_on_release_error=False,
             )
             async with shared:
                 yield

@@ -23,6 +23,7 @@ from bot import metrics
 from bot.clock import Clock
 from bot.conversation.dedup import ReplyCache
 from bot.conversation.engine import Engine
+from bot.conversation.locks import LocalLocks
 from bot.conversation.messages import Incoming
 from bot.conversation.replies import NoReply, Reply, TextReply
 from bot.settings import Settings
@@ -45,6 +46,7 @@ class Endpoint:
         self._crypto = (
             WeChatCrypto(self.settings.wechat_token, key, self.settings.wechat_appid) if key else None
         )
+        self._arrivals = LocalLocks()
 
     async def verify(self, request: web.Request) -> web.Response:
         """URL verification: echo `echostr` when the signature is ours."""
@@ -82,17 +84,21 @@ class Endpoint:
 
     async def _reply_once(self, incoming: Incoming) -> bytes:
         budget = self.settings.reply_budget_seconds
-        if not await self.replies.claim(incoming.key):
+        # The claim is a round trip to Redis; without this turnstile a customer's second message,
+        # a millisecond behind the first, could queue for the engine's lock ahead of it.
+        async with self._arrivals.hold(incoming.openid):
+            claimed = await self.replies.claim(incoming.key)
+            handling = asyncio.create_task(self.engine.handle(incoming)) if claimed else None
+        if handling is None:
             metrics.RETRIES.inc()
             return await self.replies.wait(incoming.key, budget) or protocol.SUCCESS
         metrics.MESSAGES.labels(kind=incoming.kind.value).inc()
-        reply = await self._handle_within(incoming, budget)
+        reply = await self._handle_within(handling, incoming, budget)
         rendered = protocol.render_reply(reply, incoming, self.clock.now())
         await self.replies.store(incoming.key, rendered)
         return rendered
 
-    async def _handle_within(self, incoming: Incoming, budget: float) -> Reply:
-        task = asyncio.create_task(self.engine.handle(incoming))
+    async def _handle_within(self, task: asyncio.Task[Reply], incoming: Incoming, budget: float) -> Reply:
         done, _ = await asyncio.wait({task}, timeout=budget)
         if not done:
             log.warning("handler overran the reply budget", extra={"key": incoming.key, "budget": budget})
