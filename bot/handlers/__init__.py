@@ -1,13 +1,15 @@
 """The bot's routers in priority order: the first that matches a message answers it."""
 
 from bot.conversation.router import Router, Routes
-from bot.handlers import advisor, binding, common, complaint, subscription
+from bot.handlers import advisor, binding, booking, common, complaint, progress, subscription
 
 ROUTERS: tuple[Router, ...] = (
     subscription.router,
     binding.router,
     advisor.router,
     complaint.router,
+    booking.router,
+    progress.router,
     common.router,
 )
 
