@@ -46,28 +46,38 @@ class EscalationReport:
         return f"warned {self.warned}, level 1 {self.level1}, level 2 {self.level2}, closed {self.closed}"
 
 
-Step = Callable[[Complaint, Notices, datetime], Awaitable[None]]
+@dataclass(frozen=True)
+class Step:
+    """One consequence of the clock: when it is due, how it is claimed, what it then does."""
+
+    counter: str  # the EscalationReport field it counts in
+    due: Callable[[datetime], Q]
+    claim: Callable[[datetime], dict[str, Any]]
+    act: Callable[[Complaint, Notices, datetime], Awaitable[None]]
 
 
 async def run(notices: Notices, now: datetime) -> EscalationReport:
-    """Take every step that is due at `now`, oldest deadline first."""
+    """Take every step due at `now`; one query finds the complaints with anything due."""
     report = EscalationReport()
-    report.warned = await _take(_warning_due(now), "warn_at", {"warned": True}, _warn, notices, now)
-    report.level1 = await _take(
-        _level_due(0, "due_at", now), "due_at", {"escalation_level": 1}, _level1, notices, now
-    )
-    report.level2 = await _take(
-        _level_due(1, "level2_at", now), "level2_at", {"escalation_level": 2}, _level2, notices, now
-    )
-    report.closed = await _take(
-        Q(status=ComplaintStatus.RESOLVED, autoclose_at__lte=now),
-        "autoclose_at",
-        {"status": ComplaintStatus.CLOSED, "closed_at": now, "autoclose_at": None},
-        _close,
-        notices,
-        now,
-    )
+    anything_due = Q(*(step.due(now) for step in STEPS), join_type=Q.OR)
+    candidates = await Complaint.filter(anything_due).order_by("id").limit(BATCH).values_list("id", "cycle")
+    for complaint_id, cycle in candidates:
+        for step in STEPS:  # in order: a complaint found late gets its warning before level 1
+            if await _take(step, complaint_id, cycle, notices, now):
+                setattr(report, step.counter, getattr(report, step.counter) + 1)
     return report
+
+
+async def _take(step: Step, complaint_id: int, cycle: int, notices: Notices, now: datetime) -> bool:
+    """Claim the step for this runner and act on it, in one transaction; False if not due or taken."""
+    async with in_transaction():
+        claimed = await Complaint.filter(step.due(now), id=complaint_id, cycle=cycle).update(
+            **step.claim(now)
+        )
+        if claimed != 1:
+            return False  # not due, another runner took it, or the complaint changed meanwhile
+        await step.act(await Complaint.get(id=complaint_id), notices, now)
+    return True
 
 
 def _warning_due(now: datetime) -> Q:
@@ -75,23 +85,16 @@ def _warning_due(now: datetime) -> Q:
     return Q(status__in=OPEN_STATUSES, warned=False, warn_at__lte=now, due_at__gt=now)
 
 
-def _level_due(current: int, deadline: str, now: datetime) -> Q:
-    passed: dict[str, Any] = {f"{deadline}__lte": now}
-    return Q(status__in=OPEN_STATUSES, escalation_level=current) & Q(**passed)
+def _level1_due(now: datetime) -> Q:
+    return Q(status__in=OPEN_STATUSES, escalation_level=0, due_at__lte=now)
 
 
-async def _take(
-    due: Q, order: str, claim: dict[str, object], step: Step, notices: Notices, now: datetime
-) -> int:
-    taken = 0
-    candidates = await Complaint.filter(due).order_by(order, "id").limit(BATCH).values_list("id", "cycle")
-    for complaint_id, cycle in candidates:
-        async with in_transaction():
-            if await Complaint.filter(due, id=complaint_id, cycle=cycle).update(**claim) != 1:
-                continue  # another runner took this step, or the complaint changed meanwhile
-            await step(await Complaint.get(id=complaint_id), notices, now)
-        taken += 1
-    return taken
+def _level2_due(now: datetime) -> Q:
+    return Q(status__in=OPEN_STATUSES, escalation_level=1, level2_at__lte=now)
+
+
+def _close_due(now: datetime) -> Q:
+    return Q(status=ComplaintStatus.RESOLVED, autoclose_at__lte=now)
 
 
 async def _warn(complaint: Complaint, notices: Notices, now: datetime) -> None:
@@ -135,3 +138,16 @@ async def _escalate(
 
 async def _close(complaint: Complaint, notices: Notices, now: datetime) -> None:
     await trail.record(complaint, EventKind.CLOSED, SYSTEM, now, reason="no_survey_answer")
+
+
+STEPS = (
+    Step("warned", _warning_due, lambda now: {"warned": True}, _warn),
+    Step("level1", _level1_due, lambda now: {"escalation_level": 1}, _level1),
+    Step("level2", _level2_due, lambda now: {"escalation_level": 2}, _level2),
+    Step(
+        "closed",
+        _close_due,
+        lambda now: {"status": ComplaintStatus.CLOSED, "closed_at": now, "autoclose_at": None},
+        _close,
+    ),
+)

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise import Tortoise
 from tortoise.queryset import QuerySet
 
 from bot.models import Complaint, ComplaintEvent, Vehicle
 from bot.models.complaint import EventKind
 from bot.services.complaints.errors import InvalidInput
+from bot.services.complaints.related import installed_model
 from bot.services.complaints.survey import SATISFIED_FROM
 
 CLOSURE_WINDOW = timedelta(hours=24)
@@ -111,7 +111,7 @@ async def _details(events: QuerySet[ComplaintEvent]) -> list[dict[str, Any]]:
 async def _serviced_customers(
     store_id: int | None, start: datetime, end: datetime, tz: ZoneInfo
 ) -> tuple[int, str]:
-    work_order = Tortoise.apps.get("models", {}).get("WorkOrder")
+    work_order = installed_model("WorkOrder")
     if work_order is not None and "settled_at" in work_order._meta.fields_map:
         fields = work_order._meta.fields_map
         customer = "customer_id" if "customer" in fields else "vehicle__customer_id"

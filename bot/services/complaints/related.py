@@ -27,7 +27,7 @@ class RelatedRecord:
 async def recent_for(customer_id: int, *, per_kind: int = RECENT) -> list[RelatedRecord]:
     records: list[RelatedRecord] = []
     for kind, model_name in SOURCES:
-        model = _model(model_name)
+        model = installed_model(model_name)
         if model is None:
             continue
         owner = _owner_filter(model, customer_id)
@@ -39,8 +39,10 @@ async def recent_for(customer_id: int, *, per_kind: int = RECENT) -> list[Relate
     return records
 
 
-def _model(name: str) -> type[Model] | None:
-    return Tortoise.apps.get("models", {}).get(name)
+def installed_model(name: str) -> type[Model] | None:
+    """A model of another aggregate if it is installed (work orders and bookings may not be)."""
+    apps = Tortoise.apps
+    return apps["models"].get(name) if apps is not None and "models" in apps else None
 
 
 def _owner_filter(model: type[Model], customer_id: int) -> dict[str, int] | None:
