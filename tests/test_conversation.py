@@ -21,7 +21,7 @@ from bot.conversation.messages import Kind
 from bot.conversation.replies import Reply, TextReply
 from bot.conversation.router import Router
 from bot.conversation.storage import FLOW_TTL_SECONDS, FlowState, KeyBuilder, MemoryFlowStorage
-from bot.models import InboundMessage
+from bot.models import Follower, InboundMessage
 from bot.wechat.simulator import WeChatUser
 from tests import factories
 from tests.conftest import Bot, MakeBot
@@ -329,6 +329,32 @@ async def test_menu_view_clicks_need_no_answer(bot: Bot) -> None:
     answer = await user.post(user.xml("event", {"Event": "VIEW", "EventKey": "http://127.0.0.1/shop"}))
 
     assert (answer.status, answer.body) == (200, b"success")
+
+
+async def test_events_mid_flow_are_handled_as_events_not_as_answers(bot: Bot) -> None:
+    shop = await factories.store()
+    await factories.staff(shop, name="陈顾问", phone="13900000007", qr_scene="advisor-7")
+    user = bot.user("o-mid-flow")
+    await user.click("BIND")
+
+    view = await user.post(user.xml("event", {"Event": "VIEW", "EventKey": "http://127.0.0.1/shop"}))
+    scan = await user.scan("advisor-7")
+
+    assert view.body == b"success"
+    assert "陈顾问" in scan.text
+    flow = await bot.app[ENGINE].storage.get("o-mid-flow")
+    assert flow is not None and (flow.step, flow.failures) == ("phone", 0)  # still waiting, no miss
+    assert "车牌" in (await user.text("13812345678")).text
+
+
+async def test_unsubscribe_mid_flow_marks_the_follower_unreachable(bot: Bot) -> None:
+    user = bot.user("o-leaving-mid-flow")
+    await user.click("BIND")
+
+    answer = await user.unsubscribe()
+
+    assert answer.body == b"success"
+    assert (await Follower.get(openid="o-leaving-mid-flow")).subscribed is False
 
 
 # --- switching flows ------------------------------------------------------------------------------

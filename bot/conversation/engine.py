@@ -1,7 +1,8 @@
 """Handles one message: lock the customer, record the message, route it, keep the flow state.
 
 Routing order: a menu click always starts its flow (a rescue is never blocked by a half-done
-booking); 取消/退出 leave any flow; otherwise the waiting step answers; a step that did not
+booking); 取消/退出 leave any flow; otherwise the waiting step answers what the customer wrote
+(events such as unsubscribe or a QR scan go to their own handlers); a step that did not
 understand lets a keyword start another flow, and after three misunderstandings at one step
 the customer is offered a person instead of the same question again.
 """
@@ -53,7 +54,7 @@ class Engine:
             template = "common/cancelled" if ctx.flow else "common/nothing_to_cancel"
             ctx.flow = None
             return ctx.say(template)
-        if ctx.flow is not None:
+        if ctx.flow is not None and message.kind.is_user_message:  # events are never an answer
             return await self._answer_step(ctx)
         if message.kind is Kind.TEXT:
             return await self._start_from_text(ctx)
