@@ -106,6 +106,16 @@ async def test_bad_msg_signature_in_safe_mode_is_refused_with_403_and_nothing_st
     await assert_nothing_stored(bot, "o-forger")
 
 
+async def test_safe_mode_message_for_another_app_is_refused_with_403(bot: Bot) -> None:
+    user = bot.user("o-elsewhere", safe_mode=True)
+    user.appid = "wx-another-account"
+
+    answer = await user.text("绑定")
+
+    assert answer.status == 403
+    await assert_nothing_stored(bot, "o-elsewhere")
+
+
 @pytest.mark.parametrize("seconds", [-1, +1], ids=["too-old", "too-far-ahead"])
 async def test_timestamp_beyond_the_allowed_skew_is_refused_with_403(bot: Bot, seconds: int) -> None:
     user = bot.user("o-replay")
