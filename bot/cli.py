@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot import logs
+from bot.services.importing.command import add_import_command
 from bot.settings import Settings, SettingsError
 
 
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("name")
     run.add_argument("--at", type=_aware_datetime, default=None, help="pretend it is this time (ISO 8601)")
     run.set_defaults(run=_jobs_run)
+
+    add_import_command(commands)
     return parser
 
 
