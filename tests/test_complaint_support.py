@@ -3,13 +3,19 @@ WeChat openids, a bound customer, filing through the chat, and running the job i
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.app import WECHAT
+from bot.conversation.texts import Texts
 from bot.models import Complaint, Customer, Follower, Role, Staff, Store
+from bot.models.complaint import ComplaintCategory
 from bot.scheduler.escalate_complaints import escalate_complaints
 from bot.scheduler.registry import JobContext
+from bot.services.complaints import intake
+from bot.services.complaints.intake import NewComplaint
 from bot.services.complaints.notices import Notices
 from bot.wechat.fake import SentMessage
 from bot.wechat.simulator import WeChatUser
@@ -108,3 +114,32 @@ def templates_sent_to(bot: Bot, staff: Staff) -> list[str]:
 
 def hours(n: float) -> timedelta:
     return timedelta(hours=n)
+
+
+NOTICES = Notices(Texts(), ZoneInfo("Asia/Shanghai"))
+_intake_keys = itertools.count(1)
+
+
+async def file_direct(
+    now: datetime,
+    *,
+    customer: Customer | None = None,
+    openid: str = "o-direct",
+    category: ComplaintCategory = ComplaintCategory.OTHER,
+    description: str = "等了三个小时还没修好",
+) -> Complaint:
+    """File through the service, as the chat does, without the chat."""
+    filed = await intake.file_complaint(
+        NewComplaint(
+            openid=openid,
+            category=category,
+            description=description,
+            intake_key=f"test-{next(_intake_keys)}",
+            phone="" if customer else "13700000000",
+            customer_id=customer.id if customer else None,
+            own_advisor_id=customer.advisor_id if customer else None,  # type: ignore[attr-defined]
+        ),
+        NOTICES,
+        now,
+    )
+    return filed.complaint
