@@ -143,9 +143,8 @@ async def test_demo_customer_binds_and_asks_for_the_advisor(
 
     assert "绑定成功" in bound.text
     assert "李明" in advisor.text and "13900000001" in advisor.text
-    assert (
-        await Follower.get(openid=zhang.openid).prefetch_related("customer")
-    ).customer.phone == zhang.phone
+    follower = await Follower.get(openid=zhang.openid).prefetch_related("customer")
+    assert follower.customer is not None and follower.customer.phone == zhang.phone
 
 
 async def test_demo_creates_the_menu_and_delivers_pushes_to_the_fake(
@@ -226,16 +225,7 @@ async def test_terminal_chat_binds_and_prints_pushes(
     assert "bot (pushed): 保险还有20天到期" in output
 
 
-def test_banner_lists_a_login_for_every_role_and_every_demo_customer() -> None:
-    class Fake:
-        url = "http://127.0.0.1:1"
-
-    stack = DemoStack(
-        url="http://127.0.0.1:8080",
-        app=None,
-        settings=Settings(),
-        fake=Fake(),  # type: ignore[arg-type]
-    )
+def test_banner_lists_a_login_for_every_role_and_every_demo_customer(stack: DemoStack) -> None:
     text = banner(stack, "sqlite://var/bot.sqlite3")
 
     for role in Role:
@@ -244,7 +234,7 @@ def test_banner_lists_a_login_for_every_role_and_every_demo_customer() -> None:
         assert seed.username in text
     for customer in data.CUSTOMERS:
         assert customer.phone in text and customer.vehicles[0].plate in text
-    assert data.DEMO_PASSWORD in text and "http://127.0.0.1:8080/simulator" in text
+    assert data.DEMO_PASSWORD in text and f"{stack.url}/simulator" in text and f"{stack.url}/admin/" in text
 
 
 async def test_stack_starts_again_in_the_same_task(demo_database: str) -> None:
