@@ -9,11 +9,13 @@ the scope is treated as missing (404), so ids of other stores' records reveal no
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 
 from tortoise.queryset import QuerySet
 
 from bot.models import Customer, Role, Staff, Store
+from bot.models.audit import CustomerViewLog
 
 MANAGERS = frozenset({Role.SERVICE_MANAGER, Role.AFTERSALES_MANAGER})
 EVERYONE = frozenset(Role)
@@ -67,6 +69,15 @@ def visible_customers(staff: Staff) -> QuerySet[Customer]:
     if role is Role.ADVISOR:
         return Customer.filter(advisor_id=staff.id)
     return Customer.filter(store_id=staff.store_id) if staff.store_id else Customer.filter(id__in=[])  # type: ignore[attr-defined]
+
+
+async def open_customer(staff: Staff, customer_id: int, now: datetime) -> Customer | None:
+    """A customer's record for `staff` to read, if in their scope; the view is written to the
+    audit log (every staff view of a customer record is auditable)."""
+    customer = await visible_customers(staff).get_or_none(id=customer_id)
+    if customer is not None:
+        await CustomerViewLog.create(staff=staff, customer=customer, at=now)
+    return customer
 
 
 def visible_staff(staff: Staff) -> QuerySet[Staff]:

@@ -30,8 +30,10 @@ from bot.services.passwords import hash_password, needs_rehash, verify_password
 log = logging.getLogger(__name__)
 
 CURRENT_STAFF = web.RequestKey("staff", Staff)
-MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_LOGIN = 5
+# higher per address: a whole store's staff may share one office address (NAT)
+MAX_FAILURES_PER_CLIENT = 20
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -133,9 +135,13 @@ async def attempt_login(
     login: str, password: str, *, client: str, throttle: LoginThrottle, now: datetime
 ) -> LoginResult:
     """Check a login attempt against the throttle first, then the password; count failures."""
-    keys = (f"login:{login.strip().lower()}", f"client:{client}")
-    for key in keys:
-        if await throttle.failures(key, now) >= MAX_FAILURES:
+    limits = {
+        f"login:{login.strip().lower()}": MAX_FAILURES_PER_LOGIN,
+        f"client:{client}": MAX_FAILURES_PER_CLIENT,
+    }
+    keys = tuple(limits)
+    for key, limit in limits.items():
+        if await throttle.failures(key, now) >= limit:
             log.warning("login throttled", extra={"throttle_key": key.split(":", 1)[0]})
             return LoginResult(LoginOutcome.THROTTLED)
     staff = await authenticate_password(login, password)

@@ -1,0 +1,31 @@
+"""The navigation: one entry per page, shown only to roles that may open it.
+
+A feature adds its page here (label, route name, permission); the layout and the tests read
+this list, so a link never points at a page that answers 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from admin.access import Permission, allows
+from bot.models import Staff
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    route: str
+    permission: Permission | None = None  # None: every logged-in staff member
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("工作台", "dashboard"),
+    NavItem("客户", "customers", Permission.VIEW_CUSTOMERS),
+    NavItem("员工", "staff", Permission.VIEW_STAFF),
+    NavItem("门店", "stores", Permission.MANAGE_STORES),
+)
+
+
+def nav_for(staff: Staff) -> list[NavItem]:
+    return [item for item in NAV if item.permission is None or allows(staff, item.permission)]
