@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.test_complaint_support import (
     notices_for,
     run_job,
     templates_sent_to,
+    work_order,
 )
 
 
@@ -49,7 +51,7 @@ async def test_bound_customer_files_with_photos_and_gets_number_and_promised_tim
     assert "李顾问" in filed.text
     assert complaint.category is ComplaintCategory.REPAIR_QUALITY
     assert complaint.description == "保养后发动机一直有异响，来回跑了三次"
-    assert complaint.assignee.id == cast.advisor.id
+    assert complaint.assignee_id == cast.advisor.id
     assert [p.media_id for p in await ComplaintPhoto.filter(complaint=complaint)] == ["media-1", "media-2"]
     kinds = [e.kind for e in await ComplaintEvent.filter(complaint=complaint)]
     assert kinds == [EventKind.CREATED, EventKind.ASSIGNED, EventKind.NOTIFIED]
@@ -67,6 +69,28 @@ async def test_advisor_is_notified_once_by_template_message(bot: Bot) -> None:
     message = next(m for m in bot.wechat.state.messages if m.openid == cast.advisor.openid)
     assert message.payload["data"]["keyword1"]["value"] == complaint.number
     assert "新投诉" in message.payload["data"]["first"]["value"]
+    remark = message.payload["data"]["remark"]["value"].splitlines()
+    assert [line[:3] for line in remark] == ["类型：", "内容：", "请于1"]  # one fact a line
+
+
+async def test_a_recent_work_order_can_be_named_as_what_the_complaint_is_about(bot: Bot) -> None:
+    cast = await make_cast()
+    customer = await bound_customer(cast)
+    await work_order(customer, "W20261101-0001", bot.clock.now() - timedelta(days=22))
+    recent = await work_order(customer, "W20261120-0003", bot.clock.now() - timedelta(days=3))
+    user = bot.user(CUSTOMER_OPENID)
+    await user.click("COMPLAINT")
+    await user.text("2")
+    await user.text("换的刹车片有异响")
+
+    offer = await user.text("跳过")
+    assert "1. 维修工单 W20261120-0003" in offer.text and "2. 维修工单 W20261101-0001" in offer.text
+    summary = await user.text("1")
+    assert "相关服务：维修工单 W20261120-0003" in summary.text
+    await user.text("确认")
+
+    complaint = await Complaint.get(openid=CUSTOMER_OPENID)
+    assert (complaint.related_kind, complaint.related_id) == ("work_order", recent.id)
 
 
 async def test_unbound_customer_leaves_a_phone_number(bot: Bot) -> None:

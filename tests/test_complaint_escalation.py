@@ -106,7 +106,7 @@ async def test_one_complaint_walked_through_warning_escalations_survey_reopen_an
     user = bot.user(CUSTOMER_OPENID)
     complaint = await file_by_chat(bot, user)
     created = complaint.created_at
-    assert complaint.assignee.id == cast.advisor.id
+    assert complaint.assignee_id == cast.advisor.id
 
     await run_at(bot, first_50_hours(created))
 

@@ -28,7 +28,15 @@ from bot.wechat.client import WeChatClient
 from bot.wechat.fake import RunningFakeWeChat
 from tests import factories
 from tests.backends import Backend
-from tests.test_complaint_support import NOTICES, Cast, bound_customer, file_direct, hours, make_cast
+from tests.test_complaint_support import (
+    NOTICES,
+    Cast,
+    bound_customer,
+    file_direct,
+    hours,
+    make_cast,
+    work_order,
+)
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -402,6 +410,28 @@ async def test_figures_for_a_period(cast: Cast, clock: FrozenClock) -> None:
         cast.store.id + 1000, start, start + hours(1), clock.now(), NOTICES.tz
     )
     assert other_store.complaints == 0 and other_store.complaint_rate is None
+
+
+async def test_serviced_customers_come_from_settled_work_orders_when_there_are_any(
+    cast: Cast, clock: FrozenClock
+) -> None:
+    customer = await bound_customer(cast)
+    other, _ = await factories.customer_with_car(cast.store, phone="13600000001", plate="粤A10001")
+    await work_order(customer, "W1", clock.now() - timedelta(days=3), settled=True)
+    await work_order(customer, "W2", clock.now() - timedelta(days=2), settled=True)  # same customer
+    await work_order(other, "W3", clock.now() - timedelta(days=1))  # not settled
+    await Vehicle.all().update(last_service_date=date(2026, 11, 20))  # ignored: settlements exist
+    await file_direct(clock.now(), customer=customer)
+
+    figures = await complaint_figures(
+        cast.store.id, clock.now() - timedelta(days=7), clock.now() + hours(1), clock.now(), NOTICES.tz
+    )
+
+    assert (figures.serviced_customers, figures.serviced_source, figures.complaint_rate) == (
+        1,
+        "work_orders",
+        1.0,
+    )
 
 
 async def test_figures_refuse_a_backwards_period(cast: Cast, clock: FrozenClock) -> None:

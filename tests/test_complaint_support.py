@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.app import WECHAT
 from bot.conversation.texts import Texts
-from bot.models import Complaint, Customer, Follower, Role, Staff, Store
+from bot.models import Complaint, Customer, Follower, Role, Settlement, Staff, Store, Vehicle, WorkOrder
 from bot.models.complaint import ComplaintCategory
 from bot.scheduler.escalate_complaints import escalate_complaints
 from bot.scheduler.registry import JobContext
@@ -143,3 +144,22 @@ async def file_direct(
         now,
     )
     return filed.complaint
+
+
+async def work_order(customer: Customer, number: str, at: datetime, *, settled: bool = False) -> WorkOrder:
+    """A work order of the customer's first car, opened at `at` (and settled then, if asked)."""
+    vehicle = await Vehicle.filter(customer_id=customer.id).order_by("id").first()
+    assert vehicle is not None
+    order = await WorkOrder.create(
+        number=number,
+        vehicle=vehicle,
+        customer=customer,
+        store_id=vehicle.store_id,  # type: ignore[attr-defined]
+        stage_since=at,
+        opened_at=at,
+    )
+    if settled:
+        await Settlement.create(
+            invoice_no=f"INV-{number}", work_order=order, amount=Decimal("680.00"), settled_at=at
+        )
+    return order

@@ -2,9 +2,9 @@
 
 Definitions (the dealer's management standard, SPEC §8):
 - 投诉抱怨率: complaints filed in the period ÷ customers serviced in the period. Serviced customers
-  are the distinct customers with a work order settled in the period when work orders exist
-  (a `WorkOrder` model with `settled_at`), else the distinct customers owning a vehicle whose
-  `last_service_date` falls in the period (what the DMS import gives us). Target ≤ 4%.
+  are the distinct customers with a work order settled in the period; a dealer that imports only
+  customers and vehicles has no settlements, and then they are the distinct customers owning a
+  vehicle whose `last_service_date` falls in the period (`serviced_source` says which). ≤ 4%.
 - 24 小时结案率: of the complaints filed in the period whose 24 hours have run out (or that were
   resolved sooner), the share first resolved within 24 hours of filing.
 - 首次响应时长: mean time from filing to the first response, over those responded to.
@@ -22,10 +22,9 @@ from zoneinfo import ZoneInfo
 
 from tortoise.queryset import QuerySet
 
-from bot.models import Complaint, ComplaintEvent, Vehicle
+from bot.models import Complaint, ComplaintEvent, Vehicle, WorkOrder
 from bot.models.complaint import EventKind
 from bot.services.complaints.errors import InvalidInput
-from bot.services.complaints.related import installed_model
 from bot.services.complaints.survey import SATISFIED_FROM
 
 CLOSURE_WINDOW = timedelta(hours=24)
@@ -111,14 +110,13 @@ async def _details(events: QuerySet[ComplaintEvent]) -> list[dict[str, Any]]:
 async def _serviced_customers(
     store_id: int | None, start: datetime, end: datetime, tz: ZoneInfo
 ) -> tuple[int, str]:
-    work_order = installed_model("WorkOrder")
-    if work_order is not None and "settled_at" in work_order._meta.fields_map:
-        fields = work_order._meta.fields_map
-        customer = "customer_id" if "customer" in fields else "vehicle__customer_id"
-        query = work_order.filter(settled_at__gte=start, settled_at__lt=end)
-        if store_id is not None and "store" in fields:
-            query = query.filter(store_id=store_id)
-        return len(set(await query.values_list(customer, flat=True))), "work_orders"
+    """Distinct customers with a work order settled in the period; from vehicles when none was."""
+    settled = WorkOrder.filter(settlement__settled_at__gte=start, settlement__settled_at__lt=end)
+    if store_id is not None:
+        settled = settled.filter(store_id=store_id)
+    customers = set(await settled.values_list("customer_id", flat=True))
+    if customers:
+        return len(customers), "work_orders"
     first_day, last_day = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
     vehicles = Vehicle.filter(last_service_date__gte=first_day, last_service_date__lte=last_day)
     if store_id is not None:

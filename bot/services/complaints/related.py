@@ -1,55 +1,35 @@
 """The customer's recent work orders and bookings, offered as what a complaint is about.
 
-Work orders and appointments are their own aggregates (SPEC §2-3); this module only reads them,
-by model name through Tortoise's registry, so complaints work whether or not those models are
-installed: with none of them, or none for this customer, there is simply nothing to offer.
+Only the customer's own records are offered; with none, the chat skips the question.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise import Tortoise
-from tortoise.models import Model
+from bot.models import Appointment, AppointmentStatus, WorkOrder
 
-# (kind stored on the complaint, Tortoise model name)
-SOURCES = (("work_order", "WorkOrder"), ("appointment", "Appointment"))
 RECENT = 3
+WORK_ORDER = "work_order"
+APPOINTMENT = "appointment"
 
 
 @dataclass(frozen=True)
 class RelatedRecord:
-    kind: str
+    kind: str  # WORK_ORDER or APPOINTMENT
     id: int
-    label: str  # the record's own number when it has one
+    label: str  # the record's number (its id until it has one)
 
 
 async def recent_for(customer_id: int, *, per_kind: int = RECENT) -> list[RelatedRecord]:
-    records: list[RelatedRecord] = []
-    for kind, model_name in SOURCES:
-        model = installed_model(model_name)
-        if model is None:
-            continue
-        owner = _owner_filter(model, customer_id)
-        if owner is None:
-            continue
-        for row in await model.filter(**owner).order_by("-id").limit(per_kind):
-            label = str(getattr(row, "number", "") or row.pk)
-            records.append(RelatedRecord(kind, int(row.pk), label))
-    return records
-
-
-def installed_model(name: str) -> type[Model] | None:
-    """A model of another aggregate if it is installed (work orders and bookings may not be)."""
-    apps = Tortoise.apps
-    return apps["models"].get(name) if apps is not None and "models" in apps else None
-
-
-def _owner_filter(model: type[Model], customer_id: int) -> dict[str, int] | None:
-    """How the model points at its customer: directly, or through the vehicle."""
-    fields = model._meta.fields_map
-    if "customer" in fields:
-        return {"customer_id": customer_id}
-    if "vehicle" in fields:
-        return {"vehicle__customer_id": customer_id}
-    return None
+    """The latest work orders, then the latest bookings that were not cancelled."""
+    orders = await WorkOrder.filter(customer_id=customer_id).order_by("-opened_at", "-id").limit(per_kind)
+    bookings = (
+        await Appointment.filter(customer_id=customer_id)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .order_by("-starts_at", "-id")
+        .limit(per_kind)
+    )
+    return [RelatedRecord(WORK_ORDER, o.id, o.number or str(o.id)) for o in orders] + [
+        RelatedRecord(APPOINTMENT, b.id, b.number or str(b.id)) for b in bookings
+    ]
