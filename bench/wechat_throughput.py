@@ -38,6 +38,7 @@ from urllib.parse import urlencode, urlparse
 
 import aiohttp
 import asyncpg
+import psutil
 from redis.asyncio import Redis
 from yarl import URL
 
@@ -66,11 +67,21 @@ class Phase:
     no_reply: int  # `success` instead of a text reply (a handler over its budget)
     server_errors: int  # ERROR lines the target logged meanwhile (the bot only)
     seconds: float
+    server_cpu_seconds: float  # the target process, all its threads
     latencies_ms: list[float] = field(repr=False)
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_message(self) -> float:
+        return 1000 * self.server_cpu_seconds / self.sent if self.sent else float("nan")
+
+    @property
+    def cpu_busy(self) -> float:
+        """The target's CPU time as a share of one core over the run."""
+        return self.server_cpu_seconds / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -83,6 +94,11 @@ class Request:
     url: URL
     params: dict[str, str]
     body: bytes
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def free_port() -> int:
@@ -252,48 +268,51 @@ async def profiled(pid: int | None, output: Path) -> AsyncIterator[None]:
     if pid is None:
         yield
         return
+    py_spy = Path(sys.executable).parent / "py-spy"  # installed by requirements-dev.txt
     spy = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "py_spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
-        "--nonblocking", "--output", str(output),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--nonblocking",
+        "--output", str(output), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     await asyncio.sleep(1)  # py-spy attaches
     try:
         yield
     finally:
-        spy.send_signal(signal.SIGINT)
-        await asyncio.wait_for(spy.wait(), 30)
+        if spy.returncode is None:
+            spy.send_signal(signal.SIGINT)
+        _, errors = await asyncio.wait_for(spy.communicate(), 30)
+        if not output.exists():
+            print(f"py-spy wrote no profile: {errors.decode()[-1000:]}", file=sys.stderr)
 
 
 def profile_summary(path: Path, top: int = 15) -> list[str]:
-    """The functions holding most samples (inclusive), from py-spy's collapsed stacks."""
-    inclusive: Counter[str] = Counter()
-    total = 0
+    """Where the bot's samples go: each sample is charged to the innermost function of the project
+    (bot/, admin/) on its stack, together with the library code that function called."""
+    charged: Counter[str] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        samples = int(count)
-        total += samples
-        for frame in set(stack.split(";")):
-            inclusive[frame] += samples
-    skip = (
-        "run_forever",
-        "_run_once",
-        "_run (asyncio",
-        "<module>",
-        "run_module",
-        "_run_code",
-        "run (asyncio",
-    )
-    rows = [(f, n) for f, n in inclusive.most_common() if not any(s in f for s in skip)]
-    return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in rows[:top]]
+        frames = stack.split(";")
+        charged[_owner(frames)] += int(count)
+    total = sum(charged.values()) or 1
+    return [f"{100 * n / total:5.1f}%  {owner}" for owner, n in charged.most_common(top)]
+
+
+def _owner(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        if ("(bot/" in frame or "(admin/" in frame) and "bot/cli.py" not in frame and "__main__" not in frame:
+            return frame.rsplit(":", 1)[0] + ")"  # the function, not the line
+    if any("aiosqlite" in frame for frame in frames):
+        return "(aiosqlite's thread: SQLite itself)"
+    if "selectors.py" in frames[-1]:
+        return "(event loop waiting in select)"
+    return "(aiohttp and asyncio, outside the project's code)"
 
 
 @dataclass(frozen=True)
 class Targets:
-    """The running servers: URLs by target name, and the bot's pid and log."""
+    """The running servers: URLs and pids by target name, and the bot's log."""
 
     urls: dict[str, str]
-    bot_pid: int
+    pids: dict[str, int]
     bot_log: Path
 
 
@@ -318,15 +337,16 @@ async def start_servers(stack: AsyncExitStack, args: argparse.Namespace, workdir
         server("fake-wechat", fake, clean_environment(), f"{urls['fake']}/_fake/stats", workdir)
     )
     bot = [python, "-m", "bot", "serve"]
-    bot_pid = await stack.enter_async_context(
+    pids = {}
+    pids["full stack"] = await stack.enter_async_context(
         server("bot", bot, bot_env, f"{urls['full stack']}/healthz", workdir)
     )
     echo = [python, "-m", "bench.echo_server", "--port", str(ports["echo"])]
     echo += ["--token", TOKEN, "--appid", APPID, "--aes-key", AES_KEY]
-    await stack.enter_async_context(
+    pids["echo"] = await stack.enter_async_context(
         server("echo", echo, clean_environment(), f"{urls['echo']}/healthz", workdir)
     )
-    return Targets(urls, bot_pid, workdir / "bot.log")
+    return Targets(urls, pids, workdir / "bot.log")
 
 
 async def run(args: argparse.Namespace) -> list[Phase]:
@@ -358,8 +378,11 @@ async def run(args: argparse.Namespace) -> list[Phase]:
                 is_bot = target == "full stack"
                 _, offset = error_lines(targets.bot_log, offset)
                 profile = RESULTS / f"profile-{args.backend}-{mode}.txt"
-                async with profiled(targets.bot_pid if args.profile and is_bot else None, profile):
+                process = psutil.Process(targets.pids[target])
+                cpu_before = cpu_seconds(process)
+                async with profiled(process.pid if args.profile and is_bot else None, profile):
                     results, seconds = await send_all(session, requests, args)
+                cpu = cpu_seconds(process) - cpu_before
                 logged, offset = error_lines(targets.bot_log, offset)
                 outcomes = judge(requests, results)
                 latencies = [1000 * r[2] for r in results if r is not None]
@@ -372,6 +395,7 @@ async def run(args: argparse.Namespace) -> list[Phase]:
                         no_reply=outcomes["no_reply"],
                         server_errors=logged if is_bot else 0,
                         seconds=seconds,
+                        server_cpu_seconds=cpu,
                         latencies_ms=latencies,
                     )
                 )
@@ -384,7 +408,7 @@ async def run(args: argparse.Namespace) -> list[Phase]:
 
 
 COLUMNS = (("target", 11), ("mode", 6), ("sent", 6), ("errors", 6), ("no reply", 8), ("msg/s", 8))
-COLUMNS += (("p50 ms", 7), ("p99 ms", 7))
+COLUMNS += (("p50 ms", 7), ("p99 ms", 7), ("cpu ms/msg", 10), ("cpu busy", 8))
 
 
 def table(phases: list[Phase], args: argparse.Namespace) -> str:
@@ -400,6 +424,7 @@ def table(phases: list[Phase], args: argparse.Namespace) -> str:
     for p in phases:
         values = (p.target, p.mode, p.sent, p.errors + p.server_errors, p.no_reply, f"{p.rate:.0f}")
         values += (f"{p.percentile(0.5):.1f}", f"{p.percentile(0.99):.1f}")
+        values += (f"{p.cpu_ms_per_message:.2f}", f"{p.cpu_busy:.0%}")
         lines.append(
             " ".join(
                 f"{v:<{w}}" if i < 2 else f"{v:>{w}}"
@@ -449,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for mode in MODES if args.profile else ():
         path = RESULTS / f"profile-{args.backend}-{mode}.txt"
         if path.exists() and path.stat().st_size:
-            print(f"\nthe bot, {mode}: functions holding the most samples, from {path.relative_to(ROOT)}")
+            print(f"\nthe bot, {mode}: share of py-spy samples by function, from {path.relative_to(ROOT)}")
             print("\n".join(profile_summary(path)))
 
 
@@ -461,6 +486,7 @@ def save(phases: list[Phase], args: argparse.Namespace) -> Path:
         "phases": [
             {k: v for k, v in asdict(p).items() if k != "latencies_ms"}
             | {"msg_per_s": p.rate, "p50_ms": p.percentile(0.5), "p99_ms": p.percentile(0.99)}
+            | {"cpu_ms_per_message": p.cpu_ms_per_message, "cpu_busy": p.cpu_busy}
             for p in phases
         ],
     }
