@@ -64,7 +64,7 @@ async def test_several_stores_and_cars_are_chosen_by_number(bot: Bot) -> None:
     assert "1. 粤B12345 雅阁" in cars.text and "2. 粤BD12345 e:NP1" in cars.text
     assert "粤B54321" not in cars.text
     booking = await Appointment.get(customer_id=shop.customer.id)
-    assert (booking.store_id, booking.vehicle_id, booking.service_type) == (
+    assert (booking.store_id, booking.vehicle_id, booking.service_type) == (  # type: ignore[attr-defined]
         nanshan.id,
         second_car.id,
         ServiceType.BODYWORK,
@@ -169,10 +169,10 @@ async def test_my_bookings_reschedules_from_the_day_step(bot: Bot) -> None:
     moved = await user.text("确认")
 
     assert "11月24日（周二） 10:00-11:30 定期保养 粤B12345" in listed.text
-    assert booking.number in detail.text and "1. 改期" in detail.text
+    assert f"预约号：{booking.number}" in detail.text and "1. 改期" in detail.text
     assert "新的到店日期" in days.text and "08:30-10:00" in slots.text
     assert "改期后的预约信息" in summary.text
-    assert "改期成功" in moved.text and booking.number in moved.text
+    assert f"改期成功！预约号 {booking.number}" in moved.text
     moved_booking = await Appointment.get(id=booking.id)
     assert (moved_booking.day.day, moved_booking.starts) == (25, time(8, 30))
     assert await SlotPlace.filter(day=TUESDAY).count() == 0  # the old place is free

@@ -55,7 +55,7 @@ async def test_running_the_job_twice_sends_one_reminder(make_bot: MakeBot) -> No
     assert (first, second) == ("1 appointment reminders queued", "0 appointment reminders queued")
     sent = sent_to(bot, CUSTOMER_OPENID)
     assert len(sent) == 1 and sent[0].payload["template_id"] == "TPL-REMINDER"
-    assert tomorrow.number in words(sent[0]) and "2026-11-24 10:00" in words(sent[0])
+    assert f"{tomorrow.number} 定期保养" in words(sent[0]) and "2026-11-24 10:00" in words(sent[0])
 
 
 async def test_a_reminder_due_in_quiet_hours_waits_for_eight_oclock(make_bot: MakeBot) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
@@ -237,7 +238,7 @@ async def _close(appointment_id: int, status: AppointmentStatus, *, now: datetim
     return await Appointment.get(id=appointment_id)
 
 
-def _slot_fields(slot: Slot, notifier: Notifier) -> dict[str, object]:
+def _slot_fields(slot: Slot, notifier: Notifier) -> dict[str, Any]:
     return {
         "day": slot.day,
         "start_minute": slot.start_minute,

@@ -79,9 +79,7 @@ async def offers(
         window__store_id=store_id, service_type=service_type, capacity__gt=0
     ).prefetch_related("window"):
         windows[capacity.window.weekday].append(capacity)
-    closed = set(
-        await ClosedDay.filter(store_id=store_id, day__gte=first, day__lte=last).values_list("day", flat=True)
-    )
+    closed = {c.day for c in await ClosedDay.filter(store_id=store_id, day__gte=first, day__lte=last)}
     taken = await _taken(store_id, service_type, first, last)
     days = (first + timedelta(days=n) for n in range((last - first).days + 1))
     return [_offer(day, closed, windows[day.weekday()], taken, now, tz) for day in days]
