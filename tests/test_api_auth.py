@@ -8,7 +8,7 @@ from bot.models import Role
 from bot.models.api_token import ApiToken
 from bot.models.audit import CustomerViewLog
 from tests.test_admin_support import make_team
-from tests.test_api_support import API_KEY, Api, api  # noqa: F401 (fixture)
+from tests.test_api_support import API_KEY, Api, api_fixture  # noqa: F401
 
 
 async def test_no_or_wrong_credentials_get_401_with_an_error_body(api: Api) -> None:

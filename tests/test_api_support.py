@@ -57,6 +57,7 @@ class Api:
         return str(answer.body["token"])
 
 
-@pytest_asyncio.fixture
-async def api(make_bot: MakeBot) -> Api:
+@pytest_asyncio.fixture(name="api")
+async def api_fixture(make_bot: MakeBot) -> Api:
+    """The bot with an API key; test modules import this as `api_fixture` and ask for `api`."""
     return Api(await make_bot(api_keys=(API_KEY,)))

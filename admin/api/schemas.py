@@ -48,7 +48,7 @@ def _iso_date_only(value: object) -> object:
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-QueryId = Annotated[int, BeforeValidator(_digits_only), Field(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_digits_only)]
 Mobile = Annotated[
     str,
     StringConstraints(pattern=r"^1[3-9][0-9]{9}$"),
@@ -92,8 +92,8 @@ class ResponseModel(BaseModel):
 
 
 class Paging(QueryModel):
-    limit: Annotated[int, BeforeValidator(_digits_only), Field(ge=1, le=200)] = 50
-    offset: Annotated[int, BeforeValidator(_digits_only), Field(ge=0, le=1_000_000)] = 0
+    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(_digits_only)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_digits_only)] = 0
 
 
 T = TypeVar("T")

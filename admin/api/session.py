@@ -19,7 +19,8 @@ routes = Routes()
 
 
 class Login(RequestModel):
-    login: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(
+    # 20: admin.auth looks the login up in Staff.phone too, a 20-character column
+    login: Annotated[str, StringConstraints(min_length=1, max_length=20)] = Field(
         description="The staff member's phone or username."
     )
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
