@@ -2,7 +2,7 @@
 
 No Docker engine is needed: `docker-compose config` (Debian's docker-compose, installed by
 scripts/test) validates docker-compose.yml against the Compose schema and resolves it with the
-values of .env.example, and the assertions read the resolved file.
+values of deploy/.env.example, and the assertions read the resolved file.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def compose_command() -> list[str]:
 
 
 def env_example() -> dict[str, str]:
-    lines = (ROOT / ".env.example").read_text().splitlines()
+    lines = (ROOT / "deploy" / ".env.example").read_text().splitlines()
     pairs = (line.split("=", 1) for line in lines if line.strip() and not line.lstrip().startswith("#"))
     return {name.strip(): value.strip() for name, value in pairs}
 
