@@ -47,17 +47,23 @@ async def database(database_url: str) -> AsyncIterator[None]:
 
 
 async def migrate(database_url: str) -> list[str]:
-    """Apply pending aerich migrations; returns the names of those applied."""
+    """Apply pending aerich migrations; returns the names of those applied.
+
+    Runs in a Tortoise context of its own: aerich skips its set-up when the caller's context was
+    initialised before (even if closed since), and would then migrate the wrong database.
+    """
     from aerich import Command
+    from tortoise.context import TortoiseContext
 
     command = Command(
         tortoise_config=tortoise_config(database_url), app="models", location=str(MIGRATIONS_DIR)
     )
-    await command.init()
-    try:
-        applied = await command.upgrade(run_in_transaction=True)
-    finally:
-        await Tortoise.close_connections()
+    async with TortoiseContext():
+        await command.init()
+        try:
+            applied = await command.upgrade(run_in_transaction=True)
+        finally:
+            await Tortoise.close_connections()
     for name in applied:
         log.info("migration applied", extra={"migration": name})
     return list(applied)
