@@ -108,7 +108,8 @@ async def drain(client: WeChatClient, settings: Settings, clock: Clock, *, limit
         row = await _claim(outbox_id, clock.now())
         if row is not None:
             report.record(await _deliver(row, client, settings, clock))
-    logger.info("outbox drained", extra={"report": str(report)})
+    if due:
+        logger.info("outbox drained", extra={"report": str(report)})
     return report
 
 
