@@ -7,6 +7,7 @@ throwaway servers are started (see `tests/throwaway.py`); they are never mocked.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -47,8 +48,19 @@ def postgres_server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
+    """A Redis URL whose database number is this session's, since tests flush it.
+
+    Two test sessions on one machine (a developer's and CI's) must not flush each other's keys.
+    """
     with throwaway.redis() as url:
-        yield url
+        yield _session_database(url)
+
+
+def _session_database(url: str) -> str:
+    if not url.startswith("redis://") or "TEST_REDIS_URL" in os.environ:
+        return url
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    return f"{base}/{1 + os.getpid() % 15}"
 
 
 @pytest.fixture(scope="session")
