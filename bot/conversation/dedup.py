@@ -1,8 +1,10 @@
 """WeChat retries a request up to 3 times; each retry must get the first answer, not a redo.
 
 The first request to claim a message's key handles it; concurrent and later retries wait for
-its reply (up to the reply budget) and return the same bytes. Claims live an hour, far longer
-than WeChat's retry window.
+its reply (up to the reply budget) and return the same bytes. Replies are kept an hour, far
+longer than WeChat's retry window. An unanswered claim in Redis lapses after 15 seconds: a reply
+is always stored within the reply budget, so a claim that old belongs to an instance that died,
+and the next retry handles the message instead of it being lost.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from redis.asyncio import Redis
 from bot.conversation.storage import KeyBuilder
 
 CLAIM_TTL_SECONDS = 60 * 60
+PENDING_TTL_SECONDS = 15
 PENDING = b""
 POLL_SECONDS = 0.01
 
@@ -76,7 +79,7 @@ class RedisReplyCache:
         self._keys = keys or KeyBuilder()
 
     async def claim(self, key: str) -> bool:
-        return bool(await self._redis.set(self._keys("reply", key), PENDING, nx=True, ex=CLAIM_TTL_SECONDS))
+        return bool(await self._redis.set(self._keys("reply", key), PENDING, nx=True, ex=PENDING_TTL_SECONDS))
 
     async def store(self, key: str, reply: bytes) -> None:
         await self._redis.set(self._keys("reply", key), b"=" + reply, ex=CLAIM_TTL_SECONDS)
