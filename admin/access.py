@@ -28,6 +28,8 @@ class Permission(StrEnum):
     MANAGE_STAFF = "manage_staff"  # create, edit, reset passwords, WeChat binding
     TOGGLE_DUTY = "toggle_duty"
     MANAGE_STORES = "manage_stores"
+    EDIT_DMS_RECORDS = "edit_dms_records"  # customers, vehicles, policies by hand or import
+    EXPORT_LISTS = "export_lists"
 
 
 GRANTS: Mapping[Permission, frozenset[Role]] = {
@@ -37,6 +39,8 @@ GRANTS: Mapping[Permission, frozenset[Role]] = {
     Permission.MANAGE_STAFF: frozenset({Role.ADMIN}),
     Permission.TOGGLE_DUTY: MANAGERS | {Role.ADMIN},
     Permission.MANAGE_STORES: frozenset({Role.ADMIN}),
+    Permission.EDIT_DMS_RECORDS: frozenset({Role.ADMIN}),
+    Permission.EXPORT_LISTS: MANAGERS | {Role.GM, Role.ADMIN},
 }
 
 ROLE_LABELS: Mapping[Role, str] = {
@@ -59,16 +63,19 @@ def is_group_wide(staff: Staff) -> bool:
     return Role(staff.role).is_group_wide
 
 
+def _store_id(staff: Staff) -> int | None:
+    return staff.store_id  # type: ignore[attr-defined,no-any-return]
+
+
 def visible_customers(staff: Staff) -> QuerySet[Customer]:
     """Customers `staff` may see: an advisor's own, a store's for store staff, all for GM/admin."""
-    role = Role(staff.role)
     if not staff.active:
         return Customer.filter(id__in=[])
-    if role.is_group_wide:
+    if is_group_wide(staff):
         return Customer.all()
-    if role is Role.ADVISOR:
+    if Role(staff.role) is Role.ADVISOR:
         return Customer.filter(advisor_id=staff.id)
-    return Customer.filter(store_id=staff.store_id) if staff.store_id else Customer.filter(id__in=[])  # type: ignore[attr-defined]
+    return Customer.filter(store_id=_store_id(staff), store_id__isnull=False)
 
 
 async def open_customer(staff: Staff, customer_id: int, now: datetime) -> Customer | None:
@@ -86,30 +93,29 @@ def visible_staff(staff: Staff) -> QuerySet[Staff]:
         return Staff.filter(id__in=[])
     if is_group_wide(staff):
         return Staff.all()
-    return Staff.filter(store_id=staff.store_id)  # type: ignore[attr-defined]
+    return Staff.filter(store_id=_store_id(staff), store_id__isnull=False)
 
 
 def visible_stores(staff: Staff) -> QuerySet[Store]:
     if is_group_wide(staff):
         return Store.all()
-    return Store.filter(id=staff.store_id)  # type: ignore[attr-defined]
+    return Store.filter(id=_store_id(staff))
 
 
 def can_toggle_duty(actor: Staff, target: Staff) -> bool:
     """Admins switch anyone's on-duty flag; managers only their own store's staff."""
     if not allows(actor, Permission.TOGGLE_DUTY):
         return False
-    return is_group_wide(actor) or (
-        actor.store_id is not None and actor.store_id == target.store_id  # type: ignore[attr-defined]
-    )
+    return is_group_wide(actor) or (_store_id(actor) is not None and _store_id(actor) == _store_id(target))
 
 
 def assignable_advisors(actor: Staff, customer: Customer) -> QuerySet[Staff]:
-    """Active advisors `actor` may make `customer`'s advisor: those of the customer's store."""
+    """Active advisors `actor` may make `customer`'s advisor: those of the customer's store
+    (for a customer without a store: any advisor for GM/admin, the manager's store's otherwise)."""
     if not allows(actor, Permission.ASSIGN_ADVISOR):
         return Staff.filter(id__in=[])
     advisors = Staff.filter(role=Role.ADVISOR, active=True)
     store_id = customer.store_id  # type: ignore[attr-defined]
     if store_id is not None:
         return advisors.filter(store_id=store_id)
-    return advisors if is_group_wide(actor) else advisors.filter(store_id=actor.store_id)  # type: ignore[attr-defined]
+    return advisors if is_group_wide(actor) else advisors.filter(store_id=_store_id(actor))

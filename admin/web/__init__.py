@@ -9,7 +9,7 @@ login page needs a logged-in staff member.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -47,7 +47,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(PREFIX, _to_dashboard)
 
 
-def _started_with(root: web.Application):  # type: ignore[no-untyped-def]
+def _started_with(root: web.Application) -> Callable[[web.Application], AsyncIterator[None]]:
     """What the admin app needs from the running bot: Redis (sessions, throttle), WeChat (QR)."""
 
     async def started(admin: web.Application) -> AsyncIterator[None]:

@@ -32,7 +32,7 @@ CONTENT_SECURITY_POLICY = web.AppKey("admin_content_security_policy", str)
 async def csrf_protect(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in SAFE_METHODS:
         expected = (await get_session(request)).get(CSRF)
-        given = request.headers.get(CSRF_HEADER)
+        given: object = request.headers.get(CSRF_HEADER)
         if given is None and request.content_type in (
             "application/x-www-form-urlencoded",
             "multipart/form-data",

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -36,7 +37,7 @@ SESSIONS = web.AppKey[Middleware]("admin_sessions")
 
 
 def make_storage(secret: str | None, redis: Redis | None, *, path: str) -> AbstractStorage:
-    cookie = {
+    cookie: dict[str, Any] = {
         "cookie_name": COOKIE_NAME,
         "path": path,
         "httponly": True,
@@ -44,8 +45,8 @@ def make_storage(secret: str | None, redis: Redis | None, *, path: str) -> Abstr
         "max_age": int(IDLE_TIMEOUT.total_seconds()),
     }
     if redis is not None:
-        return RedisStorage(redis, **cookie)  # type: ignore[arg-type]
-    return EncryptedCookieStorage(_cookie_key(secret), **cookie)  # type: ignore[arg-type]
+        return RedisStorage(redis, **cookie)
+    return EncryptedCookieStorage(_cookie_key(secret), **cookie)
 
 
 def _cookie_key(secret: str | None) -> bytes:
