@@ -104,6 +104,7 @@ async def import_file(
         run.tally(accepted, results)
         if progress is not None:
             progress(min(start + batch_size, report.rows), report.rows)
+    report.errors.sort(key=lambda error: error.row)  # refusals come back after the cell errors
     report.seconds = time.perf_counter() - started
     log.info(
         "import finished",
@@ -111,10 +112,10 @@ async def import_file(
             "kind": kind.value,
             "dry_run": dry_run,
             "rows": report.rows,
-            "created": report.created,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "failed": report.failed,
+            "rows_created": report.created,  # not "created": LogRecord has that attribute
+            "rows_updated": report.updated,
+            "rows_unchanged": report.unchanged,
+            "rows_failed": report.failed,
             "seconds": round(report.seconds, 2),
         },
     )

@@ -1,0 +1,1 @@
+"""Test data generated on the fly (nothing large is committed)."""
