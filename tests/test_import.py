@@ -21,19 +21,21 @@ CUSTOMER_HEADERS = ["客户姓名", "手机号码", "所属门店", "服务顾�
 
 async def test_xlsx_vehicles_import_good_rows_and_report_bad_ones(db: Backend, tmp_path: Path) -> None:
     shop = await factories.store()
-    rows = [vehicle_row(index) for index in range(1, 6)]
+    rows = [vehicle_row(index) for index in range(1, 7)]
     rows[1][1] = "1234"  # row 3: not a mobile number
     rows[2][2] = "粤B1234"  # row 4: not a plate
     rows[3][8] = "HZ99"  # row 5: no such store
+    rows[4][2] = None  # row 6: no plate
     path = write_xlsx(tmp_path / "车辆.xlsx", [*VEHICLE_HEADERS, "备注"], rows)
 
     report = await import_file("vehicles", path)
 
-    assert (report.rows, report.created, report.updated, report.unchanged) == (5, 2, 0, 0)
+    assert (report.rows, report.created, report.updated, report.unchanged) == (6, 2, 0, 0)
     assert report.errors == [
         RowError(3, "手机", "不是有效的 11 位手机号"),
         RowError(4, "车牌", "不是有效的车牌号"),
         RowError(5, "门店", "未知门店：请填写系统中的门店编码或名称"),
+        RowError(6, "车牌", "不能为空"),
     ]
     assert report.ignored_columns == ["备注"]
     car = await Vehicle.get(plate="粤B00001").prefetch_related("customer")

@@ -13,7 +13,6 @@ the model reads with from_attributes), a Reply for another status, or a CsvDownl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,8 +25,6 @@ from admin.api.errors import Forbidden, Invalid, Unauthorized
 from admin.api.principal import Principal, authenticate
 from admin.auth import LoginThrottle
 from bot.app import CLOCK, SETTINGS
-
-log = logging.getLogger(__name__)
 
 THROTTLE = web.AppKey("api_login_throttle", LoginThrottle)  # type: ignore[type-abstract]
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])

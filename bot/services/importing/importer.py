@@ -93,11 +93,13 @@ async def import_file(
     table = await asyncio.to_thread(read_table, source, name)
     spec = SPECS[kind]
     layout = map_headers(table.headers, spec.columns)
-    missing = [column for column in spec.required if column not in layout.positions]
+    missing = [column for column in ALIASES if column in spec.required and column not in layout.positions]
     if missing:
         raise ImportFileError(f"缺少必需的列：{'、'.join(ALIASES[column][0] for column in missing)}")
     report = ImportReport(kind, dry_run, rows=len(table.rows), ignored_columns=layout.ignored)
     run = _Run(report, layout, spec, spec.new_builder(), await References.load())
+    if progress is not None:
+        progress(0, report.rows)
     for start in range(0, report.rows, batch_size):
         accepted = run.check(table.rows[start : start + batch_size])
         results = await records.save_batch(spec.upsert, [item for _, item in accepted], dry_run=dry_run)
@@ -168,7 +170,7 @@ class _Run:
             if result.refusal is None:
                 self.report.count(result.outcome)
                 continue
-            column = REFUSED_FIELDS.get(result.refusal.field, Column.NAME)
+            column = REFUSED_FIELDS[result.refusal.field]
             self.report.errors.append(
                 RowError(number, self._header(column), PROBLEMS[result.refusal.problem])
             )
