@@ -457,6 +457,7 @@ async def test_filing_is_idempotent_by_intake_key_even_concurrently(cast: Cast, 
 
     assert sum(r.created for r in results) == 1
     assert len({r.complaint.id for r in results}) == 1
+    assert {r.complaint.assignee.name for r in results} == {"李顾问"}  # loaded for the reply, every time
     assert await Complaint.all().count() == 1
     assert await Outbox.filter(openid=cast.advisor.openid).count() == 1
 

@@ -66,7 +66,7 @@ async def file_complaint(new: NewComplaint, notices: Notices, now: datetime) -> 
     description = clean_text("description", new.description)
     if not new.customer_id and not new.phone:
         raise InvalidInput("phone", "an unbound customer must leave a phone number")
-    existing = await Complaint.get_or_none(intake_key=new.intake_key)
+    existing = await _filed_by(new.intake_key)
     if existing is not None:
         return Filed(existing, created=False)
     customer = await Customer.get_or_none(id=new.customer_id) if new.customer_id is not None else None
@@ -103,12 +103,19 @@ async def file_complaint(new: NewComplaint, notices: Notices, now: datetime) -> 
             await photos.attach(complaint, new.photos, now)
             await assignment.assign_new(complaint, new.own_advisor_id, notices, now)
     except IntegrityError:
-        existing = await Complaint.get_or_none(intake_key=new.intake_key)
+        existing = await _filed_by(new.intake_key)
         if existing is None:
             raise
         return Filed(existing, created=False)  # a concurrent attempt of the same confirmation won
     log.info("complaint filed", extra={"complaint": complaint.number, "store_id": store_id})
-    return Filed(await Complaint.get(id=complaint.id).prefetch_related("assignee"), created=True)
+    filed = await _filed_by(new.intake_key)
+    assert filed is not None
+    return Filed(filed, created=True)
+
+
+async def _filed_by(intake_key: str) -> Complaint | None:
+    """The complaint a confirmation filed, with its assignee loaded for the reply."""
+    return await Complaint.get_or_none(intake_key=intake_key).prefetch_related("assignee")
 
 
 async def _store_for(customer: Customer | None, own_advisor_id: int | None) -> int | None:
