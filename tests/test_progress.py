@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.models import ExtraItem, ExtraItemStatus, Vehicle, WorkOrder, WorkStage
-from bot.services import workorders
-from bot.services.workorders import DMS
+from bot.services.workorders import extras, orders
+from bot.services.workorders.orders import DMS
 from tests import factories
 from tests.conftest import Bot
 from tests.test_booking_support import CUSTOMER_OPENID, TZ, bind, make_workshop, notifier
@@ -16,15 +16,15 @@ S = WorkStage
 
 
 async def in_workshop(bot: Bot, plate: str = "粤B12345", *stages: WorkStage) -> WorkOrder:
-    order = (await workorders.open_for_plate(plate, author=DMS, now=bot.clock.now(), tz=TZ)).order
+    order = (await orders.open_for_plate(plate, author=DMS, now=bot.clock.now(), tz=TZ)).order
     for stage in stages:
         bot.clock.advance(minutes=45)
-        await workorders.change_stage(order.id, stage, author=DMS, now=bot.clock.now(), notifier=notifier())
+        await orders.change_stage(order.id, stage, author=DMS, now=bot.clock.now(), notifier=notifier())
     return order
 
 
 async def extra(bot: Bot, order: WorkOrder, description: str = "前刹车片 剩余2mm，建议更换") -> ExtraItem:
-    return await workorders.add_extra_item(
+    return await extras.add_extra_item(
         order.id,
         description=description,
         parts_price="400",
@@ -41,7 +41,7 @@ async def test_progress_shows_stage_since_eta_advisor_and_timeline(bot: Bot) -> 
         customer=shop.customer, plate="粤BD12345", model_name="e:NP1", last_service_date=date(2026, 6, 1)
     )
     order = await in_workshop(bot, "粤B12345", S.DIAGNOSING, S.REPAIRING)
-    await workorders.set_eta(order.id, bot.clock.now() + timedelta(hours=3))
+    await orders.set_eta(order.id, bot.clock.now() + timedelta(hours=3))
 
     answer = await bot.user(CUSTOMER_OPENID).click("PROGRESS")
 

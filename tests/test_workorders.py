@@ -25,10 +25,8 @@ from bot.models import (
     WorkStage,
 )
 from bot.models.booking import Appointment
-from bot.services import workorders
-from bot.services.workorders import (
-    DMS,
-    Author,
+from bot.services.workorders import extras, orders, settlement
+from bot.services.workorders.errors import (
     ExtraItemAnswered,
     ExtraItemNotFound,
     InvalidStageChange,
@@ -39,6 +37,7 @@ from bot.services.workorders import (
     VehicleNotFound,
     WorkOrderClosed,
 )
+from bot.services.workorders.orders import DMS, Author
 from tests import factories
 from tests.backends import Backend
 from tests.test_booking_support import CUSTOMER_OPENID, MONDAY, TZ, book_for, make_workshop, notifier
@@ -47,26 +46,24 @@ S = WorkStage
 
 
 async def opened(clock: FrozenClock, plate: str = "粤B12345", **fields: object) -> WorkOrder:
-    return (await workorders.open_for_plate(plate, author=DMS, now=clock.now(), tz=TZ, **fields)).order  # type: ignore[arg-type]
+    return (await orders.open_for_plate(plate, author=DMS, now=clock.now(), tz=TZ, **fields)).order  # type: ignore[arg-type]
 
 
 async def move(order: WorkOrder, *stages: WorkStage, clock: FrozenClock, author: Author = DMS) -> WorkOrder:
     for stage in stages:
         clock.advance(minutes=30)
         order = (
-            await workorders.change_stage(
-                order.id, stage, author=author, now=clock.now(), notifier=notifier()
-            )
+            await orders.change_stage(order.id, stage, author=author, now=clock.now(), notifier=notifier())
         ).order
     return order
 
 
 def test_stages_move_one_at_a_time_past_optional_ones_only() -> None:
-    assert workorders.allowed_next(S.RECEIVED) == (S.DIAGNOSING,)
-    assert workorders.allowed_next(S.DIAGNOSING) == (S.AWAITING_PARTS, S.REPAIRING)
-    assert workorders.allowed_next(S.QUALITY_CHECK) == (S.WASHING, S.READY)
-    assert workorders.allowed_next(S.READY) == (S.DELIVERED,)
-    assert workorders.allowed_next(S.DELIVERED) == ()
+    assert orders.allowed_next(S.RECEIVED) == (S.DIAGNOSING,)
+    assert orders.allowed_next(S.DIAGNOSING) == (S.AWAITING_PARTS, S.REPAIRING)
+    assert orders.allowed_next(S.QUALITY_CHECK) == (S.WASHING, S.READY)
+    assert orders.allowed_next(S.READY) == (S.DELIVERED,)
+    assert orders.allowed_next(S.DELIVERED) == ()
     assert WorkStage.parse("待交车") is S.READY and WorkStage.parse("ready") is S.READY
     with pytest.raises(ValueError, match="已接车"):
         WorkStage.parse("修好了")
@@ -86,7 +83,7 @@ async def test_a_work_order_is_opened_for_a_plate_and_linked_to_its_owner(
         shop.advisor.id,
     )
     assert order.number == f"W20261123-{order.id:04d}" and order.stage is S.RECEIVED
-    [change] = await workorders.timeline(order.id)
+    [change] = await orders.timeline(order.id)
     assert (change.from_stage, change.to_stage, change.source, change.at) == (
         None,
         S.RECEIVED,
@@ -108,8 +105,8 @@ async def test_the_dms_number_makes_a_repeated_open_return_the_same_order(
     db: Backend, clock: FrozenClock
 ) -> None:
     await make_workshop()
-    first = await workorders.open_for_plate("粤B12345", author=DMS, now=clock.now(), tz=TZ, number="RO-1")
-    again = await workorders.open_for_plate("粤B12345", author=DMS, now=clock.now(), tz=TZ, number="RO-1")
+    first = await orders.open_for_plate("粤B12345", author=DMS, now=clock.now(), tz=TZ, number="RO-1")
+    again = await orders.open_for_plate("粤B12345", author=DMS, now=clock.now(), tz=TZ, number="RO-1")
 
     assert first.created and not again.created and again.order.id == first.order.id
     with pytest.raises(VehicleInWorkshop, match="RO-1"):
@@ -166,7 +163,7 @@ async def test_every_change_is_kept_with_its_time_and_author(db: Backend, clock:
     await move(order, S.DIAGNOSING, clock=clock)
     await move(order, S.AWAITING_PARTS, clock=clock, author=Author.staff(shop.advisor.id))
 
-    changes = await workorders.timeline(order.id)
+    changes = await orders.timeline(order.id)
 
     assert [(c.from_stage, c.to_stage) for c in changes] == [
         (None, S.RECEIVED),
@@ -181,7 +178,7 @@ async def test_every_change_is_kept_with_its_time_and_author(db: Backend, clock:
 async def test_setting_the_same_stage_twice_changes_nothing(db: Backend, clock: FrozenClock) -> None:
     await make_workshop()
     order = await move(await opened(clock), S.DIAGNOSING, clock=clock)
-    again = await workorders.change_stage(
+    again = await orders.change_stage(
         order.id, S.DIAGNOSING, author=DMS, now=clock.now(), notifier=notifier()
     )
     assert not again.changed
@@ -196,7 +193,7 @@ async def test_ready_is_queued_for_the_customer_once_even_when_set_concurrently(
 
     results = await asyncio.gather(
         *(
-            workorders.change_stage(order.id, S.READY, author=DMS, now=clock.now(), notifier=notifier())
+            orders.change_stage(order.id, S.READY, author=DMS, now=clock.now(), notifier=notifier())
             for _ in range(4)
         )
     )
@@ -226,7 +223,7 @@ async def test_delivery_closes_the_order_and_frees_the_car_for_the_next_visit(
     with pytest.raises(WorkOrderClosed):
         await move(order, S.READY, clock=clock)
     with pytest.raises(WorkOrderClosed):
-        await workorders.set_eta(order.id, clock.now() + timedelta(hours=1))
+        await orders.set_eta(order.id, clock.now() + timedelta(hours=1))
     assert (await opened(clock)).id != order.id
 
 
@@ -235,11 +232,11 @@ async def test_eta_must_be_aware_and_after_arrival(db: Backend, clock: FrozenClo
     order = await opened(clock)
     eta = clock.now() + timedelta(hours=6)
 
-    assert (await workorders.set_eta(order.id, eta)).eta == eta
+    assert (await orders.set_eta(order.id, eta)).eta == eta
     with pytest.raises(InvalidValue, match="before the car arrived"):
-        await workorders.set_eta(order.id, clock.now() - timedelta(hours=1))
+        await orders.set_eta(order.id, clock.now() - timedelta(hours=1))
     with pytest.raises(InvalidValue, match="time zone"):
-        await workorders.set_eta(order.id, eta.replace(tzinfo=None))
+        await orders.set_eta(order.id, eta.replace(tzinfo=None))
     assert (await WorkOrder.get(id=order.id)).eta == eta
 
 
@@ -250,7 +247,7 @@ async def test_extra_items_are_recorded_once_per_dms_reference_and_pushed(
     order = await opened(clock)
 
     async def add(ref: str | None = "dms-7") -> ExtraItem:
-        return await workorders.add_extra_item(
+        return await extras.add_extra_item(
             order.id,
             description="前刹车片 剩余2mm，建议更换",
             parts_price="400",
@@ -266,7 +263,7 @@ async def test_extra_items_are_recorded_once_per_dms_reference_and_pushed(
     assert again.id == item.id and item.status is ExtraItemStatus.PENDING and item.total == Decimal("480.00")
     [push] = await Outbox.filter(openid=CUSTOMER_OPENID, template_name="extra_item")
     assert "前刹车片" in push.text and "合计 ¥480.00" in push.text and f"同意 {item.id}" in push.text
-    assert [i.id for i in await workorders.pending_extra_items(order_id=order.id)] == [item.id]
+    assert [i.id for i in await extras.pending_extra_items(order_id=order.id)] == [item.id]
 
 
 @pytest.mark.parametrize(
@@ -285,7 +282,7 @@ async def test_bad_extra_items_are_refused(
     await make_workshop()
     order = await opened(clock)
     with pytest.raises(InvalidValue, match=problem):
-        await workorders.add_extra_item(
+        await extras.add_extra_item(
             order.id,
             description=description,
             parts_price=parts,
@@ -301,7 +298,7 @@ async def test_an_answer_is_recorded_once_and_only_by_the_owner(db: Backend, clo
     shop = await make_workshop()
     stranger, _ = await factories.customer_with_car(shop.store, phone="13700000001", plate="粤B54321")
     order = await opened(clock)
-    item = await workorders.add_extra_item(
+    item = await extras.add_extra_item(
         order.id,
         description="雨刮片",
         parts_price="60",
@@ -312,13 +309,13 @@ async def test_an_answer_is_recorded_once_and_only_by_the_owner(db: Backend, clo
     )
 
     with pytest.raises(ExtraItemNotFound):
-        await workorders.answer_extra_item(
+        await extras.answer_extra_item(
             item.id, customer_id=stranger.id, approve=True, openid="o-x", now=clock.now()
         )
-    answered = await workorders.answer_extra_item(
+    answered = await extras.answer_extra_item(
         item.id, customer_id=shop.customer.id, approve=False, openid=CUSTOMER_OPENID, now=clock.now()
     )
-    repeated = await workorders.answer_extra_item(
+    repeated = await extras.answer_extra_item(
         item.id, customer_id=shop.customer.id, approve=False, openid=CUSTOMER_OPENID, now=clock.now()
     )
 
@@ -329,7 +326,7 @@ async def test_an_answer_is_recorded_once_and_only_by_the_owner(db: Backend, clo
     )
     assert repeated.status is ExtraItemStatus.DECLINED
     with pytest.raises(ExtraItemAnswered):
-        await workorders.answer_extra_item(
+        await extras.answer_extra_item(
             item.id, customer_id=shop.customer.id, approve=True, openid=CUSTOMER_OPENID, now=clock.now()
         )
 
@@ -343,7 +340,7 @@ async def test_settling_twice_with_one_invoice_records_one_settlement(
 
     results = await asyncio.gather(
         *(
-            workorders.settle(
+            settlement.settle(
                 order.id, invoice_no="INV-9", amount="1280.50", now=clock.now(), tz=TZ, mileage_km=48_100
             )
             for _ in range(3)
@@ -371,23 +368,23 @@ async def test_an_invoice_settles_one_order_and_an_order_one_invoice(db: Backend
     shop = await make_workshop()
     _, other_car = await factories.customer_with_car(shop.store, phone="13700000001", plate="粤B54321")
     order, other = await opened(clock), await opened(clock, other_car.plate)
-    await workorders.settle(order.id, invoice_no="INV-1", amount="100", now=clock.now(), tz=TZ)
+    await settlement.settle(order.id, invoice_no="INV-1", amount="100", now=clock.now(), tz=TZ)
 
     with pytest.raises(InvoiceConflict, match="another work order"):
-        await workorders.settle(other.id, invoice_no="INV-1", amount="100", now=clock.now(), tz=TZ)
+        await settlement.settle(other.id, invoice_no="INV-1", amount="100", now=clock.now(), tz=TZ)
     with pytest.raises(InvoiceConflict, match="another invoice"):
-        await workorders.settle(order.id, invoice_no="INV-2", amount="100", now=clock.now(), tz=TZ)
+        await settlement.settle(order.id, invoice_no="INV-2", amount="100", now=clock.now(), tz=TZ)
     with pytest.raises(InvalidValue):
-        await workorders.settle(other.id, invoice_no=" ", amount="100", now=clock.now(), tz=TZ)
+        await settlement.settle(other.id, invoice_no=" ", amount="100", now=clock.now(), tz=TZ)
     with pytest.raises(InvalidValue):
-        await workorders.settle(other.id, invoice_no="INV-3", amount="-5", now=clock.now(), tz=TZ)
+        await settlement.settle(other.id, invoice_no="INV-3", amount="-5", now=clock.now(), tz=TZ)
     assert await Settlement.all().count() == 1 and await SettledAmountEvent.all().count() == 1
 
 
 async def test_an_advisors_pending_items_are_listed(db: Backend, clock: FrozenClock) -> None:
     shop = await make_workshop()
     order = await opened(clock)
-    item = await workorders.add_extra_item(
+    item = await extras.add_extra_item(
         order.id,
         description="空调滤芯",
         parts_price="120",
@@ -398,5 +395,5 @@ async def test_an_advisors_pending_items_are_listed(db: Backend, clock: FrozenCl
     )
     other_advisor = await factories.staff(shop.store, name="陈顾问", phone="13900000002")
 
-    assert [i.id for i in await workorders.pending_extra_items(advisor_id=shop.advisor.id)] == [item.id]
-    assert await workorders.pending_extra_items(advisor_id=other_advisor.id) == []
+    assert [i.id for i in await extras.pending_extra_items(advisor_id=shop.advisor.id)] == [item.id]
+    assert await extras.pending_extra_items(advisor_id=other_advisor.id) == []

@@ -8,8 +8,8 @@ from datetime import time, timedelta
 
 from bot.models import AppointmentStatus, ExtraItemStatus, Settlement, Vehicle, WorkStage
 from bot.models.booking import Appointment
-from bot.services import workorders
-from bot.services.workorders import DMS
+from bot.services.workorders import extras, orders, settlement
+from bot.services.workorders.orders import DMS
 from tests.conftest import MakeBot
 from tests.test_booking_support import (
     CUSTOMER_OPENID,
@@ -36,17 +36,15 @@ async def test_dms_sequence_with_an_extra_item_approved_in_chat(make_bot: MakeBo
     async def dms_moves(*stages: WorkStage) -> None:
         for stage in stages:
             clock.advance(minutes=40)
-            await workorders.change_stage(order.id, stage, author=DMS, now=clock.now(), notifier=notifier())
+            await orders.change_stage(order.id, stage, author=DMS, now=clock.now(), notifier=notifier())
 
     clock.advance(hours=1)  # 10:00, the car arrives
     order = (
-        await workorders.open_for_plate(
-            "粤B12345", author=DMS, now=clock.now(), tz=TZ, number="RO-20261123-7"
-        )
+        await orders.open_for_plate("粤B12345", author=DMS, now=clock.now(), tz=TZ, number="RO-20261123-7")
     ).order
-    await workorders.set_eta(order.id, clock.now() + timedelta(hours=6))
+    await orders.set_eta(order.id, clock.now() + timedelta(hours=6))
     await dms_moves(S.DIAGNOSING)
-    item = await workorders.add_extra_item(
+    item = await extras.add_extra_item(
         order.id,
         description="前刹车片 剩余2mm，建议更换",
         parts_price="400",
@@ -63,12 +61,12 @@ async def test_dms_sequence_with_an_extra_item_approved_in_chat(make_bot: MakeBo
     await drain_outbox(bot)
     clock.advance(minutes=30)
     for _ in range(2):
-        await workorders.settle(order.id, invoice_no="INV-88001", amount="1680.00", now=clock.now(), tz=TZ)
+        await settlement.settle(order.id, invoice_no="INV-88001", amount="1680.00", now=clock.now(), tz=TZ)
     await dms_moves(S.DELIVERED)
     await drain_outbox(bot)
 
     assert "已记录：您同意了增项" in approved.text
-    answered = await workorders.pending_extra_items(order_id=order.id)
+    answered = await extras.pending_extra_items(order_id=order.id)
     assert answered == []
     item = await type(item).get(id=item.id)
     assert item.status is ExtraItemStatus.APPROVED and item.answered_by == CUSTOMER_OPENID
@@ -79,7 +77,7 @@ async def test_dms_sequence_with_an_extra_item_approved_in_chat(make_bot: MakeBo
     assert len(pushes) == 2
 
     assert (await Appointment.get(id=booking.id)).status is AppointmentStatus.FULFILLED
-    timeline = [c.to_stage for c in await workorders.timeline(order.id)]
+    timeline = [c.to_stage for c in await orders.timeline(order.id)]
     assert timeline == [
         S.RECEIVED,
         S.DIAGNOSING,

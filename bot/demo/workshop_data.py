@@ -12,12 +12,12 @@ import logging
 from datetime import datetime, time, timedelta
 
 from bot.models import ServiceType, SlotWindow, Store, Vehicle, WorkStage
-from bot.services import workorders
 from bot.services.booking import availability, capacity
 from bot.services.booking.appointments import BookingRequest, book
 from bot.services.booking.capacity import WindowSpec
 from bot.services.customer_notices import Notifier
-from bot.services.workorders import DMS
+from bot.services.workorders import extras, orders
+from bot.services.workorders.orders import DMS
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,18 +94,18 @@ async def _in_workshop(
     if vehicle is None:
         return
     arrived = now - timedelta(hours=2)
-    opened = await workorders.open_for_plate(
+    opened = await orders.open_for_plate(
         plate, author=DMS, now=arrived, tz=notifier.tz, number=number, eta=now + timedelta(hours=3)
     )
     if not opened.created:
         return
     order = opened.order
     for n, step in enumerate(PATH[: PATH.index(stage) + 1], start=1):
-        await workorders.change_stage(
+        await orders.change_stage(
             order.id, step, author=DMS, now=arrived + timedelta(minutes=25 * n), notifier=notifier
         )
     if extra is not None:
-        await workorders.add_extra_item(
+        await extras.add_extra_item(
             order.id,
             description=extra,
             parts_price="400",

@@ -11,7 +11,7 @@ stateDiagram-v2
     which --> [*]: item picked, answer recorded
 ```
 
-A 增项 is pushed to the customer unasked (see `workorders.add_extra_item`), when no flow may be
+A 增项 is pushed to the customer unasked (see `workorders.extras.add_extra_item`), when no flow may be
 waiting for it, so the push asks for a reply of 同意 or 不同意 (with the item number when several
 are pending): those words start `answer_extra`. Opening PROGRESS asks for each pending item as a
 numbered choice. A bare 1/2 is deliberately not a start pattern: the engine also tries start
@@ -30,8 +30,9 @@ from bot.conversation.replies import Reply, TextReply
 from bot.conversation.router import Router
 from bot.conversation.validators import find_plate, mask_plate
 from bot.models import ExtraItem
-from bot.services import workorders
-from bot.services.workorders import ExtraItemAnswered, ExtraItemNotFound
+from bot.services.workorders import extras
+from bot.services.workorders.errors import ExtraItemAnswered, ExtraItemNotFound
+from bot.services.workorders.progress import progress_of
 
 router = Router("progress")
 
@@ -49,7 +50,7 @@ async def start_progress(ctx: Context) -> Reply:
     if customer is None:
         return ctx.finish("progress/bind_first")
     plate = find_plate(ctx.text)
-    views = await workorders.progress_of(customer.id, plate=plate)
+    views = await progress_of(customer.id, plate=plate)
     if plate is not None and not views:
         return ctx.finish("progress/not_yours", plate=mask_plate(plate))
     overview = ctx.render("progress/overview", views=views, tz=ctx.services.settings.tz)
@@ -91,7 +92,7 @@ async def on_extra_answer(ctx: Context) -> Reply:
     answered = await _record(ctx, ctx.data["item_id"], approve)
     customer = ctx.customer
     assert customer is not None
-    following = await workorders.pending_extra_items(customer_id=customer.id)
+    following = await extras.pending_extra_items(customer_id=customer.id)
     if not following:
         return answered
     item = following[0]
@@ -105,7 +106,7 @@ async def answer_extra(ctx: Context) -> Reply:
     customer = ctx.customer
     if customer is None:
         return ctx.say("common/help")
-    pending = await workorders.pending_extra_items(customer_id=customer.id)
+    pending = await extras.pending_extra_items(customer_id=customer.id)
     if not pending:
         return ctx.finish("progress/no_pending")
     approve = not any(word in ctx.text for word in DECLINE_WORDS)
@@ -135,7 +136,7 @@ async def _record(ctx: Context, item_id: int, approve: bool) -> TextReply:
     customer = ctx.customer
     assert customer is not None
     try:
-        item = await workorders.answer_extra_item(
+        item = await extras.answer_extra_item(
             item_id,
             customer_id=customer.id,
             approve=approve,
