@@ -202,7 +202,7 @@ async def test_survey_low_score_reopens_and_high_score_closes(bot: Bot) -> None:
     await handling.resolve(complaint.id, cast.advisor, "已更换皮带", "workmanship", notices, bot.clock.now())
     user = bot.user(CUSTOMER_OPENID)
 
-    reopened = await user.text("2分")
+    reopened = await user.text("2")
     assert "重新处理" in reopened.text and "李顾问" in reopened.text
     again = await Complaint.get(id=complaint.id)
     assert again.status is ComplaintStatus.IN_PROGRESS and again.cycle == 2

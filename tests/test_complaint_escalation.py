@@ -131,7 +131,7 @@ async def test_one_complaint_walked_through_warning_escalations_survey_reopen_an
         complaint.id, cast.advisor, "已更换正时皮带", "workmanship", notices, bot.clock.now()
     )
     await run_every(bot, bot.clock.now() + hours(1))
-    reopened = await bot.user(CUSTOMER_OPENID).text("2分")
+    reopened = await bot.user(CUSTOMER_OPENID).text("2")
     assert "重新处理" in reopened.text
     again = await Complaint.get(id=complaint.id)
     assert again.status is ComplaintStatus.IN_PROGRESS and again.cycle == 2
@@ -142,7 +142,7 @@ async def test_one_complaint_walked_through_warning_escalations_survey_reopen_an
         complaint.id, cast.advisor, "已再次检修并试车", "workmanship", notices, bot.clock.now()
     )
     await run_every(bot, bot.clock.now() + hours(1))
-    closed = await bot.user(CUSTOMER_OPENID).text("5分")
+    closed = await bot.user(CUSTOMER_OPENID).text("5")
     assert "感谢" in closed.text
     await run_every(bot, bot.clock.now() + hours(100), 60 * MINUTE)  # nothing more happens
 

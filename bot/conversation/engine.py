@@ -72,7 +72,7 @@ class Engine:
         return await route.handler(ctx)
 
     async def _start_from_text(self, ctx: Context) -> Reply:
-        route = self.routes.for_text(ctx.text)
+        route = await self.routes.for_text(ctx)
         if route is not None:
             return await route.handler(ctx)
         expired = await self.storage.expired_flow(ctx.message.openid)
@@ -95,7 +95,7 @@ class Engine:
         if not ctx.reasked:
             return reply
         if ctx.message.kind is Kind.TEXT:
-            other = self.routes.for_text(ctx.text, excluding=flow.flow)
+            other = await self.routes.for_text(ctx, excluding=flow.flow)
             if other is not None:
                 ctx.flow, ctx.reasked = None, False
                 return await other.handler(ctx)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.conversation.context import Context
 
 Handler = Callable[["Context"], Awaitable[Reply]]
+Guard = Callable[["Context"], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,14 @@ class StartRoute:
     keywords: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...]
     handler: Handler
+    when: Guard | None = None
 
     def matches_text(self, text: str) -> bool:
         return any(word in text for word in self.keywords) or any(p.search(text) for p in self.patterns)
+
+    async def applies(self, ctx: Context) -> bool:
+        """Free text starts this flow only when the text matches and the guard (if any) agrees."""
+        return self.matches_text(ctx.text) and (self.when is None or await self.when(ctx))
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,13 @@ class Router:
         flow: str | None = None,
         keywords: Iterable[str] = (),
         patterns: Iterable[str] = (),
+        when: Guard | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Begin a flow from a menu click (`menu_key`) or from free text matching keywords."""
+        """Begin a flow from a menu click (`menu_key`) or from free text matching keywords.
+
+        `when` narrows free-text starts to customers it holds for (a bare "2" is a survey score
+        only from a customer whose survey is pending).
+        """
 
         def register(handler: Handler) -> Handler:
             self.starts.append(
@@ -74,6 +85,7 @@ class Router:
                     keywords=tuple(keywords),
                     patterns=tuple(re.compile(p) for p in patterns),
                     handler=handler,
+                    when=when,
                 )
             )
             return handler
@@ -121,8 +133,11 @@ class Routes:
     def for_flow(self, flow: str) -> StartRoute | None:
         return next((s for s in self.starts if s.flow == flow), None)
 
-    def for_text(self, text: str, *, excluding: str | None = None) -> StartRoute | None:
-        return next((s for s in self.starts if s.flow != excluding and s.matches_text(text)), None)
+    async def for_text(self, ctx: Context, *, excluding: str | None = None) -> StartRoute | None:
+        for route in self.starts:
+            if route.flow != excluding and await route.applies(ctx):
+                return route
+        return None
 
     def step(self, flow: str, step: str) -> StepRoute | None:
         return self._steps.get((flow, step))

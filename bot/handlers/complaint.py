@@ -19,11 +19,9 @@ stateDiagram-v2
     confirm --> [*]: 确认 (filed: number and promised response time)
 ```
 
-Survey answers arrive with no flow waiting: "1分".."5分" or 满意/不满意 from a customer whose
-complaint awaits a score goes to the survey; from anyone else it is not taken as a score. A bare
-digit is deliberately not a start pattern: the engine also tries start routes when a step of
-another flow did not understand an answer, so a bare-digit route would take a mistyped choice
-("4" of three options) away from that flow. The survey question therefore asks for "N分".
+Survey answers arrive with no flow waiting: a score ("4", "4分") or 满意/不满意 goes to the survey
+only from a customer whose complaint awaits a score (the route's `when` guard); from anyone else a
+bare digit is not taken as a score, so it never steals a mistyped choice from another flow.
 The rules live in `bot.services.complaints`; this module only talks.
 """
 
@@ -80,7 +78,16 @@ def _with_photo(ctx: Context) -> list[list[str]]:
 # --- the survey (registered first: 不满意 must not start a new complaint while a score is awaited) ---
 
 
-@router.start(flow="complaint_survey", patterns=(r"^\s*[1-5１-５]\s*分\s*$",), keywords=("满意",))
+async def _survey_pending(ctx: Context) -> bool:
+    return await survey.awaiting_survey(ctx.message.openid) is not None
+
+
+@router.start(
+    flow="complaint_survey",
+    patterns=(r"^\s*[1-5１-５]\s*分?\s*$",),
+    keywords=("满意",),
+    when=_survey_pending,
+)
 async def survey_answer(ctx: Context) -> Reply:
     answer = survey.parse_answer(ctx.text)
     pending = await survey.awaiting_survey(ctx.message.openid) if answer is not None else None
