@@ -41,6 +41,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     max_clock_skew_seconds: int = 300
     templates_dir: Path | None = None
+    media_dir: Path = Path("var/media")
     template_ids: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -127,6 +128,7 @@ class Settings:
             reply_budget_seconds=integer("BOT_REPLY_BUDGET_MS", 4000, 100, 4800) / 1000,
             max_body_bytes=integer("BOT_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 1024 * 1024),
             templates_dir=Path(templates_dir) if templates_dir else None,
+            media_dir=Path(text("BOT_MEDIA_DIR", "var/media") or "var/media"),
             template_ids=template_ids,
         )
         if problems:

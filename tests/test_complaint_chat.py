@@ -221,10 +221,8 @@ async def test_unhappy_words_without_a_pending_survey_start_a_complaint(bot: Bot
     assert "投诉类型" in (await user.text("我对你们的服务很不满意")).text
 
 
-async def test_photos_are_copied_into_the_media_folder_by_the_job(
-    bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BOT_MEDIA_DIR", str(tmp_path / "media"))
+async def test_photos_are_copied_into_the_media_folder_by_the_job(make_bot: MakeBot, tmp_path: Path) -> None:
+    bot = await make_bot(media_dir=tmp_path / "media")
     cast = await make_cast()
     await bound_customer(cast)
     user = bot.user(CUSTOMER_OPENID)

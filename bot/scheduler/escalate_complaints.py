@@ -9,7 +9,7 @@ outbox at the end so the notices it queued go out now rather than at the next se
 from __future__ import annotations
 
 from bot.scheduler.registry import JobContext, job
-from bot.services import media, outbox
+from bot.services import outbox
 from bot.services.complaints import escalation, photos
 from bot.services.complaints.notices import Notices
 
@@ -17,6 +17,6 @@ from bot.services.complaints.notices import Notices
 @job("escalate-complaints")
 async def escalate_complaints(ctx: JobContext) -> str:
     steps = await escalation.run(Notices.from_settings(ctx.settings), ctx.clock.now())
-    fetched = await photos.fetch_pending(ctx.wechat, media.media_dir_from_env(), ctx.clock.now())
+    fetched = await photos.fetch_pending(ctx.wechat, ctx.settings.media_dir, ctx.clock.now())
     drained = await outbox.drain(ctx.wechat, ctx.settings, ctx.clock)
     return f"{steps}; {fetched}; outbox: {drained}"

@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bot.wechat.client import WeChatClient
 
-DEFAULT_MEDIA_DIR = "var/media"
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # WeChat's own limit for images is 10 MB
 _SIGNATURES = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"GIF8", ".gif"))
 
@@ -31,12 +29,6 @@ class MediaError(Exception):
 class StoredMedia:
     path: str  # relative to the media folder, '/'-separated
     size: int
-
-
-def media_dir_from_env(environ: Mapping[str, str] | None = None) -> Path:
-    """BOT_MEDIA_DIR, default var/media (until Settings carries it)."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("BOT_MEDIA_DIR", "").strip() or DEFAULT_MEDIA_DIR)
 
 
 async def fetch_into(wechat: WeChatClient, media_id: str, folder: Path, *, subdir: str) -> StoredMedia:
