@@ -117,3 +117,10 @@ async def test_manager_sees_their_store_and_gm_sees_all(api: Api) -> None:
     assert {c["store_id"] for c in store_view.body["items"]} == {team.store.id}
     assert store_view.body["total"] == 2 and other.status == 404
     assert group_view.body["total"] == 3
+
+
+async def test_a_login_no_staff_record_could_hold_is_refused_as_input(api: Api) -> None:
+    """Regression: a NUL byte or an over-long login reached the database (PostgreSQL: 500)."""
+    for login in ("\x00", "x" * 21):
+        answer = await api.call("POST", "/auth/token", json={"login": login, "password": "x"}, anonymous=True)
+        assert answer.status == 422 and set(answer.body["fields"]) == {"login"}

@@ -94,6 +94,10 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(api: A
         stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
+    finally:
+        if process.returncode is None:
+            process.kill()
 
     assert process.returncode == 0, output.decode()

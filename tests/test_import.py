@@ -160,7 +160,11 @@ async def test_cli_imports_with_an_error_report(db: Backend, tmp_path: Path) -> 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    output, log = await asyncio.wait_for(process.communicate(), timeout=60)
+    try:
+        output, log = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
 
     assert process.returncode == 1, log.decode()  # 1: some rows were refused
     assert "2 rows" in output.decode() and "1 created" in output.decode()

@@ -17,7 +17,7 @@ from bot.conversation.validators import PROVINCES, parse_mobile, parse_plate
 
 MAX_ID = 2**31 - 1  # the databases' integer columns
 MAX_MILEAGE_KM = 2_000_000
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 _SERIAL = "[A-HJ-NP-Z0-9]"
 # The canonical plate forms: ordinary (粤B12345) and new-energy (粤BD12345, 粤B12345D).
 PLATE_PATTERN = rf"^[{PROVINCES}][A-HJ-NP-Z](?:{_SERIAL}{{5}}|[A-HJK]{_SERIAL}[0-9]{{4}}|[0-9]{{5}}[DF])$"
@@ -69,11 +69,11 @@ Vin = Annotated[
 Kilometres = Annotated[int, Field(ge=0, le=MAX_MILEAGE_KM)]
 
 
-Line32 = Annotated[str, StringConstraints(max_length=32, pattern=_PRINTABLE)]
-Line50 = Annotated[str, StringConstraints(max_length=50, pattern=_PRINTABLE)]
-Line100 = Annotated[str, StringConstraints(max_length=100, pattern=_PRINTABLE)]
-Line255 = Annotated[str, StringConstraints(max_length=255, pattern=_PRINTABLE)]
-RequiredName = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=_PRINTABLE)]
+Line32 = Annotated[str, StringConstraints(max_length=32, pattern=PRINTABLE)]
+Line50 = Annotated[str, StringConstraints(max_length=50, pattern=PRINTABLE)]
+Line100 = Annotated[str, StringConstraints(max_length=100, pattern=PRINTABLE)]
+Line255 = Annotated[str, StringConstraints(max_length=255, pattern=PRINTABLE)]
+RequiredName = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PRINTABLE)]
 QueryDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 

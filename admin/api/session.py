@@ -11,7 +11,7 @@ from admin.api import rules
 from admin.api.errors import TooManyAttempts, Unauthorized
 from admin.api.principal import issue_token, revoke_token
 from admin.api.registry import Call, Reply, Routes
-from admin.api.schemas import RequestModel, ResponseModel
+from admin.api.schemas import PRINTABLE, RequestModel, ResponseModel
 from admin.api.staff import StaffOut
 from admin.auth import LoginOutcome, attempt_login
 
@@ -20,7 +20,7 @@ routes = Routes()
 
 class Login(RequestModel):
     # 20: admin.auth looks the login up in Staff.phone too, a 20-character column
-    login: Annotated[str, StringConstraints(min_length=1, max_length=20)] = Field(
+    login: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=PRINTABLE)] = Field(
         description="The staff member's phone or username."
     )
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]

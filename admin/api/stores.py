@@ -11,6 +11,7 @@ from admin.api import rules
 from admin.api.errors import Conflict, NotFound
 from admin.api.registry import Call, Reply, Routes
 from admin.api.schemas import (
+    PRINTABLE,
     ById,
     Line32,
     Line100,
@@ -26,7 +27,7 @@ from bot.models import Store
 routes = Routes()
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
-StoreName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+StoreName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PRINTABLE)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Radius = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]
