@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
 import logging
 import os
 import signal
@@ -30,6 +29,7 @@ from bot.db import database, migrate
 from bot.demo import data
 from bot.demo.menu import OFFICIAL_MENU
 from bot.demo.page import Simulator, setup_simulator
+from bot.demo.workshop_data import load_workshop_demo
 from bot.services.outbox import drain
 from bot.settings import Settings
 from bot.wechat.fake import RunningFakeWeChat, start_fake_wechat
@@ -107,11 +107,12 @@ async def demo_stack(
     """Run the demo until the block ends; `port=0` picks a free port (tests, `simulate`)."""
     if fresh:
         delete_sqlite_database(settings.database_url)
-    await _migrate_in_own_context(settings.database_url)
+    await migrate(settings.database_url)
     clock = clock or SystemClock()
     async with start_fake_wechat("127.0.0.1", 0) as fake, database(settings.database_url):
         bot_settings = demo_settings(settings, fake.url)
         await data.load_demo_data(clock.now().astimezone(bot_settings.tz).date())
+        await load_workshop_demo(bot_settings, clock.now())
         app = create_app(bot_settings, clock=clock)
         setup_simulator(
             app, Simulator(fake_url=fake.url, token=bot_settings.wechat_token, timezone=bot_settings.timezone)
@@ -130,16 +131,6 @@ async def demo_stack(
                     await drainer
         finally:
             await runner.cleanup()
-
-
-async def _migrate_in_own_context(database_url: str) -> None:
-    """Apply migrations in a fresh Tortoise context, so the stack can be started more than once.
-
-    aerich skips `Tortoise.init` when the current context was ever initialised, even if its
-    connections have since been closed, and then fails; a second `demo_stack` in one task
-    (the benchmark, a test) would hit that.
-    """
-    await asyncio.create_task(migrate(database_url), context=contextvars.Context())
 
 
 async def _listen(runner: web.AppRunner, host: str, port: int) -> str:
