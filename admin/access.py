@@ -30,6 +30,8 @@ class Permission(StrEnum):
     MANAGE_STORES = "manage_stores"
     EDIT_DMS_RECORDS = "edit_dms_records"  # customers, vehicles, policies by hand or import
     EXPORT_LISTS = "export_lists"
+    VIEW_COMPLAINTS = "view_complaints"  # scoped by bot.services.complaints.permissions
+    SUPERVISE_COMPLAINTS = "supervise_complaints"  # escalation board, reassignment, figures
 
 
 GRANTS: Mapping[Permission, frozenset[Role]] = {
@@ -41,6 +43,8 @@ GRANTS: Mapping[Permission, frozenset[Role]] = {
     Permission.MANAGE_STORES: frozenset({Role.ADMIN}),
     Permission.EDIT_DMS_RECORDS: frozenset({Role.ADMIN}),
     Permission.EXPORT_LISTS: MANAGERS | {Role.GM, Role.ADMIN},
+    Permission.VIEW_COMPLAINTS: MANAGERS | {Role.ADVISOR, Role.GM, Role.ADMIN},
+    Permission.SUPERVISE_COMPLAINTS: MANAGERS | {Role.GM, Role.ADMIN},
 }
 
 ROLE_LABELS: Mapping[Role, str] = {

@@ -22,6 +22,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("工作台", "dashboard"),
     NavItem("客户", "customers", Permission.VIEW_CUSTOMERS),
+    NavItem("投诉", "complaints", Permission.VIEW_COMPLAINTS),
     NavItem("员工", "staff", Permission.VIEW_STAFF),
     NavItem("门店", "stores", Permission.MANAGE_STORES),
 )
