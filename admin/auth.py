@@ -4,12 +4,17 @@ A staff member logs in with their phone or username and password (argon2, verifi
 event loop). Failed attempts are throttled per login and per client address, so guessing is
 slow whichever of the two an attacker varies. The throttle keeps its counts in Redis when the
 app has it (several web instances share one budget), else in this process.
+
+Behind a reverse proxy every request comes from the proxy's address, so the client is read from
+X-Forwarded-For, but only when the direct peer is one of BOT_TRUSTED_PROXIES: anyone else could
+write any address there and escape the per-client throttle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import secrets
 from collections import defaultdict
@@ -19,17 +24,20 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from redis.asyncio import Redis
 from tortoise.expressions import Q
 
 from admin.access import Permission, allows
+from bot.app import SETTINGS
 from bot.models import Staff
 from bot.services.passwords import hash_password, needs_rehash, verify_password
+from bot.settings import Network
 
 log = logging.getLogger(__name__)
 
 CURRENT_STAFF = web.RequestKey("staff", Staff)
+LOGIN_COLUMNS = ("phone", "username")
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_LOGIN = 5
 # higher per address: a whole store's staff may share one office address (NAT)
@@ -40,10 +48,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 async def authenticate_password(login: str, password: str) -> Staff | None:
     """The active staff member whose phone or username is `login`, if `password` is theirs."""
-    login = login.strip()
-    staff = None
-    if login:
-        staff = await Staff.filter(Q(phone=login) | Q(username=login), active=True).first()
+    matching = _login_columns(login.strip())
+    staff = await Staff.filter(matching, active=True).first() if matching is not None else None
     # verify against a dummy hash for unknown logins too, so timing does not reveal which exist
     stored = staff.password_hash if staff is not None and staff.password_hash else _dummy_hash()
     if not await asyncio.to_thread(verify_password, stored, password) or staff is None:
@@ -52,6 +58,18 @@ async def authenticate_password(login: str, password: str) -> Staff | None:
         staff.password_hash = await asyncio.to_thread(hash_password, password)
         await staff.save(update_fields=["password_hash"])
     return staff
+
+
+def _login_columns(login: str) -> Q | None:
+    """Where `login` may be stored: the phone and username columns that can hold it. A login
+    longer than a column or with a control character is no one's; asking the database would be
+    an error (a validation error, or PostgreSQL refusing NUL), not a miss."""
+    if not login or not login.isprintable():
+        return None
+    columns = [
+        Q(**{name: login}) for name in LOGIN_COLUMNS if len(login) <= Staff._meta.fields_map[name].max_length
+    ]
+    return Q(*columns, join_type=Q.OR) if columns else None
 
 
 @functools.cache
@@ -152,6 +170,47 @@ async def attempt_login(
     await throttle.clear(keys[0])
     log.info("login", extra={"staff_id": staff.id})
     return LoginResult(LoginOutcome.OK, staff)
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str:
+    """The client's address: the peer's, or while the peer is a trusted proxy, the address that
+    proxy saw, read from the right of X-Forwarded-For (proxies append; a client can only prepend)."""
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]
+    client = peer or "unknown"
+    while hops and _is_trusted(client, trusted):
+        hop = hops.pop()
+        if not _is_address(hop):
+            break  # unreadable: keep the last address a trusted proxy vouched for
+        client = hop
+    return client
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+@web.middleware
+async def real_client(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Make `request.remote` the client's address (see client_address) for everything after."""
+    trusted = request.config_dict[SETTINGS].trusted_proxies
+    if trusted and hdrs.X_FORWARDED_FOR in request.headers:
+        forwarded = request.headers.getall(hdrs.X_FORWARDED_FOR)
+        client = client_address(request.remote, forwarded, trusted)
+        if client != request.remote:
+            request = request.clone(remote=client)
+    return await handler(request)
 
 
 def requires(permission: Permission) -> Callable[[Handler], Handler]:

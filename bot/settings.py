@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite://var/bot.sqlite3"
 DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -43,6 +46,10 @@ class Settings:
     templates_dir: Path | None = None
     media_dir: Path = Path("var/media")
     template_ids: Mapping[str, str] = field(default_factory=dict)
+    # reverse proxies (nginx) whose X-Forwarded-For names the real client
+    trusted_proxies: tuple[Network, ...] = ()
+    admin_idle_minutes: int = 30
+    max_upload_bytes: int = 20 * 1024 * 1024  # admin imports (CSV/Excel)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -105,6 +112,13 @@ class Settings:
         if short_keys:
             problems.append("BOT_API_KEYS entries must be at least 16 characters each")
 
+        trusted_proxies: list[Network] = []
+        for entry in filter(None, (e.strip() for e in (text("BOT_TRUSTED_PROXIES", "") or "").split(","))):
+            try:
+                trusted_proxies.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                problems.append(f"BOT_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network")
+
         templates_dir = text("BOT_TEMPLATES_DIR", None)
         template_ids = {
             key.removeprefix("WECHAT_TEMPLATE_").lower(): value
@@ -130,6 +144,9 @@ class Settings:
             templates_dir=Path(templates_dir) if templates_dir else None,
             media_dir=Path(text("BOT_MEDIA_DIR", "var/media") or "var/media"),
             template_ids=template_ids,
+            trusted_proxies=tuple(trusted_proxies),
+            admin_idle_minutes=integer("BOT_ADMIN_IDLE_MINUTES", cls.admin_idle_minutes, 1, 24 * 60),
+            max_upload_bytes=integer("BOT_MAX_UPLOAD_MB", 20, 1, 200) * 1024 * 1024,
         )
         if problems:
             raise SettingsError("Invalid configuration:\n  - " + "\n  - ".join(problems))

@@ -15,7 +15,7 @@ from admin.api import customers, exports, policies, session, staff, stores, vehi
 from admin.api.errors import error_middleware
 from admin.api.openapi import openapi_document
 from admin.api.registry import THROTTLE, mount
-from admin.auth import login_throttle
+from admin.auth import login_throttle, real_client
 from bot.app import REDIS
 
 PREFIX = "/api/v1"
@@ -33,7 +33,7 @@ DOCUMENT = web.AppKey("openapi_document", dict)
 
 def setup(app: web.Application) -> None:
     """Register the /api/v1 routes on `app`."""
-    api = web.Application(middlewares=[error_middleware])
+    api = web.Application(middlewares=[real_client, error_middleware])
     mount(api, OPERATIONS)
     api.router.add_get("/openapi.json", openapi_json)
     api[DOCUMENT] = openapi_document(OPERATIONS, title="售后服务号 API", version="1.0.0", server_url=PREFIX)

@@ -1,8 +1,7 @@
 """Who may call which endpoint, and which rows each caller sees, for the API.
 
-Staff callers follow admin.access, the rules the admin pages use. The DMS (API key) acts for
-the dealer group: every endpoint, every row. The two rules admin.access has no permission for
-yet (writing DMS records, exporting lists) are the roles below, kept in this one place.
+Staff callers follow admin.access, the rules the admin pages use (one place decides which roles
+may do what). The DMS (API key) acts for the dealer group: every endpoint, every row.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from tortoise.queryset import QuerySet
 
 from admin.access import (
     GRANTS,
-    MANAGERS,
     Permission,
     allows,
     visible_customers,
@@ -49,8 +47,8 @@ VIEW_CUSTOMERS = permitted(Permission.VIEW_CUSTOMERS)
 VIEW_STAFF = permitted(Permission.VIEW_STAFF)
 MANAGE_STAFF = permitted(Permission.MANAGE_STAFF)
 MANAGE_STORES = permitted(Permission.MANAGE_STORES)
-WRITE_RECORDS = for_roles({Role.ADMIN})  # customers, vehicles, policies: the DMS's data
-EXPORT_LISTS = for_roles(MANAGERS | {Role.GM, Role.ADMIN})
+WRITE_RECORDS = permitted(Permission.EDIT_DMS_RECORDS)  # customers, vehicles, policies
+EXPORT_LISTS = permitted(Permission.EXPORT_LISTS)
 
 
 def customers(p: Principal) -> QuerySet[Customer]:

@@ -19,8 +19,8 @@ routes = Routes()
 
 
 class Login(RequestModel):
-    # 20: admin.auth looks the login up in Staff.phone too, a 20-character column
-    login: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=PRINTABLE)] = Field(
+    # 50: the longest login column (Staff.username); a longer one could never log in
+    login: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PRINTABLE)] = Field(
         description="The staff member's phone or username."
     )
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]

@@ -3,13 +3,19 @@
 Sessions live in Redis when the app has it (several web instances share them, and logout
 deletes them server-side), else in an encrypted cookie keyed by BOT_SESSION_SECRET. Inactivity
 is measured with the app's clock (so tests move time instead of sleeping): a session unused for
-`IDLE_TIMEOUT` is logged out. The cookie's own max-age is the same period, a backstop in real
-time. The storage is chosen at start-up (admin.web.setup), once Redis is connected.
+BOT_ADMIN_IDLE_MINUTES is logged out. The cookie's own max-age is the same period, a backstop in
+real time. The storage is chosen at start-up (admin.web.setup), once Redis is connected.
+
+A session also ends when its staff member is deactivated or their password changes (a reset by
+an admin, whatever the path): it remembers a fingerprint of the password hash it was opened
+with, and every request compares it with the stored one. Nothing per session is kept in the
+database, so this works the same for cookie and Redis sessions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -23,30 +29,34 @@ from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
 
 from admin.auth import CURRENT_STAFF
-from bot.app import CLOCK
+from bot.app import CLOCK, SETTINGS
 from bot.models import Staff
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-IDLE_TIMEOUT = timedelta(minutes=30)
 SEEN_RESOLUTION = timedelta(minutes=1)  # refresh the last-seen time at most this often
 COOKIE_NAME = "admin_session"
-STAFF_ID, SEEN, CSRF, FLASHES = "staff_id", "seen", "csrf", "flashes"
+STAFF_ID, SEEN, CSRF, FLASHES, CREDENTIAL = "staff_id", "seen", "csrf", "flashes", "credential"
 
 SESSIONS = web.AppKey[Middleware]("admin_sessions")
 
 
-def make_storage(secret: str | None, redis: Redis | None, *, path: str) -> AbstractStorage:
+def idle_timeout(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.admin_idle_minutes)
+
+
+def make_storage(settings: Settings, redis: Redis | None, *, path: str) -> AbstractStorage:
     cookie: dict[str, Any] = {
         "cookie_name": COOKIE_NAME,
         "path": path,
         "httponly": True,
         "samesite": "Lax",
-        "max_age": int(IDLE_TIMEOUT.total_seconds()),
+        "max_age": int(idle_timeout(settings).total_seconds()),
     }
     if redis is not None:
         return RedisStorage(redis, **cookie)
-    return EncryptedCookieStorage(_cookie_key(secret), **cookie)
+    return EncryptedCookieStorage(_cookie_key(settings.session_secret), **cookie)
 
 
 def _cookie_key(secret: str | None) -> bytes:
@@ -71,6 +81,12 @@ async def log_in(request: web.Request, staff: Staff, now: datetime) -> None:
     session[STAFF_ID] = staff.id
     session[SEEN] = now.timestamp()
     session[CSRF] = secrets.token_urlsafe(32)
+    session[CREDENTIAL] = _credential(staff)
+
+
+def _credential(staff: Staff) -> str:
+    """Changes whenever the password does (every hash has its own salt); reveals nothing of it."""
+    return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:32]
 
 
 async def log_out(request: web.Request) -> None:
@@ -105,14 +121,16 @@ async def logged_in_staff(request: web.Request) -> Staff | None:
         return None
     now = request.config_dict[CLOCK].now()
     idle = now - datetime.fromtimestamp(float(session.get(SEEN, 0)), tz=now.tzinfo)
-    if idle > IDLE_TIMEOUT:
+    if idle > idle_timeout(request.config_dict[SETTINGS]):
         log.info("admin session expired", extra={"staff_id": staff_id})
         _forget_staff(session)
         await flash(request, "由于长时间未操作，您已自动退出，请重新登录。", "warning")
         return None
     staff = await Staff.get_or_none(id=staff_id, active=True).prefetch_related("store")
-    if staff is None:
+    if staff is None or not hmac.compare_digest(str(session.get(CREDENTIAL, "")), _credential(staff)):
+        log.info("admin session ended: account deactivated or password changed", extra={"staff_id": staff_id})
         _forget_staff(session)
+        await flash(request, "您的账号密码已更改或账号已停用，请重新登录。", "warning")
         return None
     if idle >= SEEN_RESOLUTION:
         session[SEEN] = now.timestamp()
@@ -120,8 +138,8 @@ async def logged_in_staff(request: web.Request) -> Staff | None:
 
 
 def _forget_staff(session: Session) -> None:
-    session.pop(STAFF_ID, None)
-    session.pop(SEEN, None)
+    for key in (STAFF_ID, SEEN, CREDENTIAL):
+        session.pop(key, None)
 
 
 def authentication(public_routes: frozenset[str], login_route: str) -> Middleware:
