@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from bot.models import Customer, Role, Staff, Store
+from bot.models import Appointment, Customer, ExtraItem, Role, Staff, Store, WorkOrder
 from bot.models.audit import CustomerViewLog
 
 MANAGERS = frozenset({Role.SERVICE_MANAGER, Role.AFTERSALES_MANAGER})
@@ -30,6 +31,10 @@ class Permission(StrEnum):
     MANAGE_STORES = "manage_stores"
     EDIT_DMS_RECORDS = "edit_dms_records"  # customers, vehicles, policies by hand or import
     EXPORT_LISTS = "export_lists"
+    VIEW_WORKSHOP = "view_workshop"  # appointments and work orders, scoped by visible_work_orders & co.
+    HANDLE_WORKSHOP = "handle_workshop"  # arrivals, no-shows, stages, ETA, 增项
+    SETTLE_WORK_ORDERS = "settle_work_orders"  # record the invoice that closes a bill
+    MANAGE_CAPACITY = "manage_capacity"  # booking windows, places, closed days of stores in scope
     VIEW_COMPLAINTS = "view_complaints"  # scoped by bot.services.complaints.permissions
     SUPERVISE_COMPLAINTS = "supervise_complaints"  # escalation board, reassignment, figures
 
@@ -43,6 +48,10 @@ GRANTS: Mapping[Permission, frozenset[Role]] = {
     Permission.MANAGE_STORES: frozenset({Role.ADMIN}),
     Permission.EDIT_DMS_RECORDS: frozenset({Role.ADMIN}),
     Permission.EXPORT_LISTS: MANAGERS | {Role.GM, Role.ADMIN},
+    Permission.VIEW_WORKSHOP: MANAGERS | {Role.ADVISOR, Role.GM, Role.ADMIN},
+    Permission.HANDLE_WORKSHOP: MANAGERS | {Role.ADVISOR, Role.ADMIN},
+    Permission.SETTLE_WORK_ORDERS: frozenset({Role.ADMIN}),
+    Permission.MANAGE_CAPACITY: MANAGERS | {Role.GM, Role.ADMIN},
     Permission.VIEW_COMPLAINTS: MANAGERS | {Role.ADVISOR, Role.GM, Role.ADMIN},
     Permission.SUPERVISE_COMPLAINTS: MANAGERS | {Role.GM, Role.ADMIN},
 }
@@ -123,3 +132,39 @@ def assignable_advisors(actor: Staff, customer: Customer) -> QuerySet[Staff]:
     if store_id is not None:
         return advisors.filter(store_id=store_id)
     return advisors if is_group_wide(actor) else advisors.filter(store_id=_store_id(actor))
+
+
+def visible_appointments(staff: Staff) -> QuerySet[Appointment]:
+    """Bookings `staff` may see: an advisor's (their customers', or booked with them), a store's
+    for its other staff, all for GM/admin."""
+    if not allows(staff, Permission.VIEW_WORKSHOP):
+        return Appointment.filter(id__in=[])
+    if is_group_wide(staff):
+        return Appointment.all()
+    if Role(staff.role) is Role.ADVISOR:
+        return Appointment.filter(Q(advisor_id=staff.id) | Q(customer__advisor_id=staff.id))
+    return Appointment.filter(store_id=_store_id(staff))
+
+
+def visible_work_orders(staff: Staff) -> QuerySet[WorkOrder]:
+    """Work orders `staff` may see: an advisor's (their customers', or handled by them), a
+    store's for its other staff, all for GM/admin."""
+    if not allows(staff, Permission.VIEW_WORKSHOP):
+        return WorkOrder.filter(id__in=[])
+    if is_group_wide(staff):
+        return WorkOrder.all()
+    if Role(staff.role) is Role.ADVISOR:
+        return WorkOrder.filter(Q(advisor_id=staff.id) | Q(customer__advisor_id=staff.id))
+    return WorkOrder.filter(store_id=_store_id(staff), store_id__isnull=False)
+
+
+def visible_extra_items(staff: Staff) -> QuerySet[ExtraItem]:
+    """增项 of the work orders `staff` may see."""
+    return ExtraItem.filter(work_order_id__in=Subquery(visible_work_orders(staff).values("id")))
+
+
+def capacity_stores(staff: Staff) -> QuerySet[Store]:
+    """Stores whose booking capacity `staff` may edit: their own for managers, all for GM/admin."""
+    if not allows(staff, Permission.MANAGE_CAPACITY):
+        return Store.filter(id__in=[])
+    return visible_stores(staff)

@@ -16,7 +16,18 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from admin.auth import login_throttle
-from admin.web import complaints, customers, dashboard, login, staff, staff_wechat, stores
+from admin.web import (
+    bookings,
+    capacity,
+    complaints,
+    customers,
+    dashboard,
+    login,
+    staff,
+    staff_wechat,
+    stores,
+    workorders,
+)
 from admin.web.rendering import error_pages, setup_templates
 from admin.web.security import (
     CONTENT_SECURITY_POLICY,
@@ -37,7 +48,18 @@ def setup(app: web.Application) -> None:
     admin = web.Application(
         middlewares=[sessions, error_pages, csrf_protect, authentication(PUBLIC_ROUTES, login_route="login")]
     )
-    for module in (login, dashboard, customers, complaints, staff, staff_wechat, stores):
+    for module in (
+        login,
+        dashboard,
+        customers,
+        complaints,
+        bookings,
+        workorders,
+        capacity,
+        staff,
+        staff_wechat,
+        stores,
+    ):
         admin.router.add_routes(module.routes)
     admin.router.add_static("/static", STATIC, name="static")
     setup_templates(admin, app[SETTINGS].tz)

@@ -23,8 +23,11 @@ NAV: tuple[NavItem, ...] = (
     NavItem("工作台", "dashboard"),
     NavItem("客户", "customers", Permission.VIEW_CUSTOMERS),
     NavItem("投诉", "complaints", Permission.VIEW_COMPLAINTS),
+    NavItem("预约", "appointments", Permission.VIEW_WORKSHOP),
+    NavItem("工单", "workorders", Permission.VIEW_WORKSHOP),
     NavItem("员工", "staff", Permission.VIEW_STAFF),
     NavItem("门店", "stores", Permission.MANAGE_STORES),
+    NavItem("预约设置", "capacity", Permission.MANAGE_CAPACITY),
 )
 
 
