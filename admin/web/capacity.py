@@ -37,6 +37,7 @@ MAX_ROWS = 10  # windows per day on the form
 SPARE_ROWS = 2  # empty rows offered below the existing windows
 MAX_BONUS = 10_000
 CLOCK_TIME = re.compile(r"([01]?[0-9]|2[0-3])[:：]([0-5][0-9])")
+CALENDAR_DAY = re.compile(r"(?:[0-9]{4}[-/年])?[0-9]{1,2}[-/月][0-9]{1,2}日?")
 ROW_FIELD = re.compile(r"(?:start|end|bonus|cap)_([0-9]+)(?:_[a-z_]+)?")
 
 
@@ -224,9 +225,11 @@ async def close_day(request: web.Request) -> web.Response:
     store = await _store(request)
     form = Form(await request.post())
     settings, now = request.config_dict[SETTINGS], request.config_dict[CLOCK].now()
-    when = parse_when(form.text("day", "日期", required=True), now, settings.tz)
+    raw = form.text("day", "日期", required=True)
+    # a calendar date only: 上周五 or 下周一 would be read as this week's, the wrong day to close
+    when = parse_when(raw, now, settings.tz) if CALENDAR_DAY.fullmatch(raw) else None
     if when is None and "day" not in form.errors:
-        form.error("day", "请填写今天或以后的日期，如 2026-12-01 或 12月1日")
+        form.error("day", "请填写今天或以后的具体日期，如 2026-12-01 或 12月1日")
     reason = form.text("reason", "原因", max_length=100)
     if not form.ok or when is None:
         return await _overview(request, store, form.values, form.errors, status=422)
