@@ -81,10 +81,10 @@ async def book(request: BookingRequest, *, now: datetime, notifier: Notifier) ->
     if vehicle is None:
         raise VehicleNotFound(f"vehicle {request.vehicle_id} is not one of customer {request.customer_id}'s")
     customer = await Customer.get(id=request.customer_id)
-    slot = await find_slot(
-        request.store_id, request.service_type, request.day, request.window_id, now=now, tz=notifier.tz
-    )
     try:
+        slot = await find_slot(
+            request.store_id, request.service_type, request.day, request.window_id, now=now, tz=notifier.tz
+        )
         async with in_transaction():
             appointment = await Appointment.create(
                 request_key=request.request_key,
@@ -100,14 +100,13 @@ async def book(request: BookingRequest, *, now: datetime, notifier: Notifier) ->
             appointment.number = f"B{notifier.local(now):%Y%m%d}-{appointment.id:04d}"
             await appointment.save(update_fields=["number"])
             await _tell_advisor(appointment, customer, vehicle, now=now, notifier=notifier)
-    except IntegrityError:
+    except (IntegrityError, SlotFull):
+        # The same 确认 may arrive twice at once: the twin that lost the race finds the winner's booking.
         key = request.request_key
         earlier = await Appointment.get_or_none(request_key=key) if key is not None else None
         if earlier is None:
             raise
-        return Booked(
-            earlier, created=False
-        )  # the same 确认 arrived twice at once: the other booked  # the same 确认 arrived twice at once
+        return Booked(earlier, created=False)
     log.info(
         "appointment booked",
         extra={"appointment": appointment.number, "store_id": request.store_id, "day": str(request.day)},
