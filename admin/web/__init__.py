@@ -2,7 +2,8 @@
 
 Mounted under /admin as its own aiohttp application, so its middlewares (sessions, error
 pages, CSRF, login) and security headers apply to admin pages only. Middleware order, outside
-in: the session is loaded and saved around everything; refusals become pages in the layout;
+in: the client's address is read (behind a trusted proxy, from X-Forwarded-For); the session
+is loaded and saved around everything; refusals become pages in the layout;
 state-changing requests without the session's CSRF token are refused; every page but the
 login page needs a logged-in staff member.
 """
@@ -15,13 +16,15 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from admin.auth import login_throttle
+from admin.auth import login_throttle, real_client
 from admin.web import (
     bookings,
     capacity,
     complaints,
     customers,
     dashboard,
+    exports,
+    imports,
     login,
     staff,
     staff_wechat,
@@ -46,7 +49,13 @@ PUBLIC_ROUTES = frozenset({"login", "login.submit", "static"})
 def setup(app: web.Application) -> None:
     """Mount the admin pages on `app` under /admin."""
     admin = web.Application(
-        middlewares=[sessions, error_pages, csrf_protect, authentication(PUBLIC_ROUTES, login_route="login")]
+        middlewares=[
+            real_client,
+            sessions,
+            error_pages,
+            csrf_protect,
+            authentication(PUBLIC_ROUTES, login_route="login"),
+        ]
     )
     for module in (
         login,
@@ -59,6 +68,8 @@ def setup(app: web.Application) -> None:
         staff,
         staff_wechat,
         stores,
+        imports,
+        exports,
     ):
         admin.router.add_routes(module.routes)
     admin.router.add_static("/static", STATIC, name="static")
@@ -74,9 +85,10 @@ def _started_with(root: web.Application) -> Callable[[web.Application], AsyncIte
 
     async def started(admin: web.Application) -> AsyncIterator[None]:
         redis = root.get(REDIS)
-        storage = make_storage(root[SETTINGS].session_secret, redis, path=PREFIX)
+        storage = make_storage(root[SETTINGS], redis, path=PREFIX)
         admin[SESSIONS] = session_middleware(storage)
         admin[login.THROTTLE] = login_throttle(redis)
+        admin[imports.REPORTS] = imports.report_store(redis)
         admin[CONTENT_SECURITY_POLICY] = content_security_policy(root[WECHAT].qrcode_image_url("qr"))
         yield
 
