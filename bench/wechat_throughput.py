@@ -34,6 +34,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlencode, urlparse
 
 import aiohttp
@@ -197,7 +198,7 @@ def build_requests(
     requests = []
     for i in range(count):
         user = WeChatUser(
-            base_url=base_url, session=None,  # type: ignore[arg-type]  (only signs, never sends)
+            base_url=base_url, session=cast(aiohttp.ClientSession, None),  # only signs, never sends
             openid=f"{prefix}-{i % openids:05d}", token=TOKEN,
             aes_key=AES_KEY if mode == "aes" else None, appid=APPID,
         )  # fmt: skip
@@ -407,8 +408,10 @@ async def run(args: argparse.Namespace) -> list[Phase]:
     return phases
 
 
-COLUMNS = (("target", 11), ("mode", 6), ("sent", 6), ("errors", 6), ("no reply", 8), ("msg/s", 8))
-COLUMNS += (("p50 ms", 7), ("p99 ms", 7), ("cpu ms/msg", 10), ("cpu busy", 8))
+COLUMNS: tuple[tuple[str, int], ...] = (
+    ("target", 11), ("mode", 6), ("sent", 6), ("errors", 6), ("no reply", 8), ("msg/s", 8),
+    ("p50 ms", 7), ("p99 ms", 7), ("cpu ms/msg", 10), ("cpu busy", 8),
+)  # fmt: skip
 
 
 def table(phases: list[Phase], args: argparse.Namespace) -> str:
@@ -422,7 +425,14 @@ def table(phases: list[Phase], args: argparse.Namespace) -> str:
         "-" * len(head),
     ]
     for p in phases:
-        values = (p.target, p.mode, p.sent, p.errors + p.server_errors, p.no_reply, f"{p.rate:.0f}")
+        values: tuple[object, ...] = (
+            p.target,
+            p.mode,
+            p.sent,
+            p.errors + p.server_errors,
+            p.no_reply,
+            f"{p.rate:.0f}",
+        )
         values += (f"{p.percentile(0.5):.1f}", f"{p.percentile(0.99):.1f}")
         values += (f"{p.cpu_ms_per_message:.2f}", f"{p.cpu_busy:.0%}")
         lines.append(

@@ -103,13 +103,14 @@ def _pgserver_on_tcp(folder: Path) -> Iterator[str]:
     run_as = pgdata.owner() if os.geteuid() == 0 else None
     port = free_port()
     options = f"-h 127.0.0.1 -p {port} -k {pgdata}"
-    pgserver.pg_ctl(
+    pgserver.pg_ctl(  # type: ignore[attr-defined]  # pgserver defines its commands at import
         ["-w", "-o", options, "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=run_as, timeout=30
     )
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=run_as, timeout=30)
+        stop = ["-w", "-m", "fast", "stop"]
+        pgserver.pg_ctl(stop, pgdata=pgdata, user=run_as, timeout=30)  # type: ignore[attr-defined]
 
 
 @contextmanager
