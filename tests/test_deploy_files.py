@@ -55,9 +55,10 @@ def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedP
     )  # fmt: skip
 
 
-@pytest.fixture
-def resolved(tmp_path: Path) -> dict[str, Any]:
-    result = compose_config(tmp_path, env_example())
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The compose file as docker-compose resolves it with .env.example (once: it takes a second)."""
+    result = compose_config(tmp_path_factory.mktemp("compose"), env_example())
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
