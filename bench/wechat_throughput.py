@@ -69,6 +69,7 @@ class Phase:
     server_errors: int  # ERROR lines the target logged meanwhile (the bot only)
     seconds: float
     server_cpu_seconds: float  # the target process, all its threads
+    load: float  # the machine's 1-minute load average after the run: other work skews the figures
     latencies_ms: list[float] = field(repr=False)
 
     @property
@@ -397,6 +398,7 @@ async def run(args: argparse.Namespace) -> list[Phase]:
                         server_errors=logged if is_bot else 0,
                         seconds=seconds,
                         server_cpu_seconds=cpu,
+                        load=os.getloadavg()[0],
                         latencies_ms=latencies,
                     )
                 )
@@ -410,7 +412,7 @@ async def run(args: argparse.Namespace) -> list[Phase]:
 
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("target", 11), ("mode", 6), ("sent", 6), ("errors", 6), ("no reply", 8), ("msg/s", 8),
-    ("p50 ms", 7), ("p99 ms", 7), ("cpu ms/msg", 10), ("cpu busy", 8),
+    ("p50 ms", 7), ("p99 ms", 7), ("cpu ms/msg", 10), ("cpu busy", 8), ("load", 5),
 )  # fmt: skip
 
 
@@ -434,7 +436,7 @@ def table(phases: list[Phase], args: argparse.Namespace) -> str:
             f"{p.rate:.0f}",
         )
         values += (f"{p.percentile(0.5):.1f}", f"{p.percentile(0.99):.1f}")
-        values += (f"{p.cpu_ms_per_message:.2f}", f"{p.cpu_busy:.0%}")
+        values += (f"{p.cpu_ms_per_message:.2f}", f"{p.cpu_busy:.0%}", f"{p.load:.1f}")
         lines.append(
             " ".join(
                 f"{v:<{w}}" if i < 2 else f"{v:>{w}}"
