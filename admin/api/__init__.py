@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from admin.api import customers, exports, policies, session, staff, stores, vehicles
+from admin.api import complaints, customers, exports, policies, session, staff, stores, vehicles
 from admin.api.errors import error_middleware
 from admin.api.openapi import openapi_document
 from admin.api.registry import THROTTLE, mount
@@ -27,6 +27,7 @@ OPERATIONS = [
     *vehicles.routes.operations,
     *policies.routes.operations,
     *exports.routes.operations,
+    *complaints.routes.operations,
 ]
 DOCUMENT = web.AppKey("openapi_document", dict)
 

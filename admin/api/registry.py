@@ -25,6 +25,7 @@ from admin.api.errors import Forbidden, Invalid, Unauthorized
 from admin.api.principal import Principal, authenticate
 from admin.auth import LoginThrottle
 from bot.app import CLOCK, SETTINGS
+from bot.settings import Settings
 
 THROTTLE = web.AppKey("api_login_throttle", LoginThrottle)  # type: ignore[type-abstract]
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
@@ -46,6 +47,7 @@ class Call:
     now: datetime
     client: str
     throttle: LoginThrottle
+    settings: Settings  # the dealer's time zone and reply templates, for services that need them
 
     @property
     def principal(self) -> Principal:
@@ -159,7 +161,9 @@ def _endpoint(operation: Operation) -> Callable[[web.Request], Awaitable[web.Str
             if not operation.access.allows(caller):
                 raise Forbidden(f"This endpoint is for: {operation.access.label}.")
         inputs = await _inputs(operation, request)
-        call = Call(caller, now, request.remote or "", request.config_dict[THROTTLE])
+        call = Call(
+            caller, now, request.remote or "", request.config_dict[THROTTLE], request.config_dict[SETTINGS]
+        )
         result = await operation.handler(call, *inputs)
         if isinstance(result, CsvDownload):
             return await _stream(request, result)
