@@ -7,10 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     BOT_HOST=0.0.0.0 \
-    BOT_PORT=8080
+    BOT_PORT=8080 \
+    BOT_MEDIA_DIR=/app/var/media
 
 WORKDIR /app
-RUN useradd --system --uid 10001 --home-dir /app --no-create-home bot
+# var/media holds complaint photos; owned by the bot user so a fresh named volume is writable.
+RUN useradd --system --uid 10001 --home-dir /app --no-create-home bot \
+    && mkdir -p /app/var/media && chown -R bot:bot /app/var
 
 COPY requirements.txt constraints.txt ./
 RUN pip install -r requirements.txt -c constraints.txt

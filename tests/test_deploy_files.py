@@ -7,6 +7,7 @@ values of deploy/.env.example, and the assertions read the resolved file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -85,6 +86,22 @@ def test_web_instances_listen_on_all_interfaces_and_report_health(resolved: dict
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
     assert any(str(port["target"] if isinstance(port, dict) else port).endswith("80")
                for port in resolved["services"]["nginx"]["ports"])  # fmt: skip
+
+
+def test_web_and_scheduler_share_the_media_folder(resolved: dict[str, Any]) -> None:
+    """The scheduler fetches complaint photos; every web instance must be able to show them."""
+    services = resolved["services"]
+    mounts = {name: [str(v) for v in services[name]["volumes"]] for name in ("web", "scheduler")}
+    for name, volumes in mounts.items():
+        media_dir = services[name]["environment"]["BOT_MEDIA_DIR"]
+        assert any(v.startswith("media:") and media_dir in v for v in volumes), (name, volumes)
+
+
+def test_web_believes_the_client_address_nginx_forwards(resolved: dict[str, Any]) -> None:
+    """Login throttling counts per client: behind nginx every request would share nginx's address."""
+    settings = Settings.from_env({k: str(v) for k, v in resolved["services"]["web"]["environment"].items()})
+
+    assert any(ipaddress.ip_address("172.18.0.5") in network for network in settings.trusted_proxies)
 
 
 @pytest.mark.parametrize("service", ["migrate", "web", "scheduler"])
