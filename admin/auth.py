@@ -22,11 +22,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 from aiohttp import hdrs, web
 from redis.asyncio import Redis
 from tortoise.expressions import Q
+from tortoise.fields import CharField
 
 from admin.access import Permission, allows
 from bot.app import SETTINGS
@@ -66,10 +67,12 @@ def _login_columns(login: str) -> Q | None:
     an error (a validation error, or PostgreSQL refusing NUL), not a miss."""
     if not login or not login.isprintable():
         return None
-    columns = [
-        Q(**{name: login}) for name in LOGIN_COLUMNS if len(login) <= Staff._meta.fields_map[name].max_length
-    ]
+    columns = [Q(**{name: login}) for name in LOGIN_COLUMNS if len(login) <= _column_length(name)]
     return Q(*columns, join_type=Q.OR) if columns else None
+
+
+def _column_length(name: str) -> int:
+    return cast(CharField, Staff._meta.fields_map[name]).max_length
 
 
 @functools.cache

@@ -81,7 +81,7 @@ class RedisReportStore:
 
     async def get(self, token: str, now: datetime) -> bytes | None:
         found = await self._redis.get(self._prefix + token)
-        return None if found is None else bytes(found)
+        return found.encode() if isinstance(found, str) else found
 
 
 def report_store(redis: Redis | None) -> ReportStore:
