@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -77,8 +77,20 @@ async def pending_items(request: web.Request) -> web.Response:
         .order_by("added_at", "id")
         .prefetch_related("work_order__vehicle", "work_order__customer", "work_order__advisor")
     )
-    context = {"items": items, "now": request.config_dict[CLOCK].now()}
+    now = request.config_dict[CLOCK].now()
+    context = {"items": items, "waited": {item.id: waited(now - item.added_at) for item in items}}
     return await render(request, "workorders/pending.html", context)
+
+
+def waited(delta: timedelta) -> tuple[str, str]:
+    """How long a customer has left a 增项 unanswered, and the badge kind (red from an hour)."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "不到 1 分钟", "warn"
+    if minutes < 60:
+        return f"{minutes} 分钟", "warn"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} 小时 {minutes} 分钟" if minutes else f"{hours} 小时", "danger"
 
 
 @routes.get("/work-orders/{id:\\d+}", name="workorders.detail")
