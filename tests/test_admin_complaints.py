@@ -3,6 +3,7 @@ do (and refuse), SLA colours from the injected clock, the board's figures, escap
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,12 +12,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from admin.web.complaints import countdown_text, tone
-from bot.models import Complaint, ComplaintEvent, ComplaintPhoto, Outbox
+from bot.models import Complaint, ComplaintEvent, ComplaintPhoto, Outbox, Staff
 from bot.models.complaint import ComplaintStatus, EventKind
-from bot.services.complaints import escalation
+from bot.services.complaints import escalation, handling, survey
+from bot.services.complaints.survey import SurveyAnswer
 from tests.conftest import Bot, MakeBot
 from tests.test_admin_support import Team, log_in, make_team, post_form
-from tests.test_complaint_support import NOTICES, file_direct
+from tests.test_complaint_support import NOTICES, file_direct, work_order
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -298,18 +300,57 @@ async def test_the_board_shows_escalations_and_the_figures(bot: Bot) -> None:
     await fresh_login(bot.client, "service_manager")
 
     page = await page_text(bot.client, "/admin/complaints/board")
-    assert filed.mine.number in page and filed.colleagues.number in page
-    assert filed.other_store.number not in page  # store B's escalation is not this board's
-    assert "1 级升级" in page
-    assert "投诉抱怨率" in page and "≤ 4%" in page and "投诉处理满意度" in page and "≥ 99%" in page
-    # two complaints in store A, whose two customers own cars serviced in no period: no rate
-    assert "<meter" not in page.split("投诉抱怨率")[1].split("</tr>")[0]
+    board = page.split("升级看板（未解决）")[1].split("投诉指标")[0]
+    assert filed.mine.number in board and filed.colleagues.number in board
+    assert filed.other_store.number not in board  # store B's escalation is not this board's
+    assert board.count("1 级升级") == 2
+    figures = figure_values(page)
+    assert figures["投诉数"] == "2" and figures["1 级升级"] == "2" and figures["2 级升级"] == "0"
+    assert figures["投诉抱怨率"] == "—"  # nobody was serviced this month: no rate
+    assert "≤ 4%" in page and "≥ 99%" in page
 
     await fresh_login(bot.client, "gm")
     everything = await page_text(bot.client, "/admin/complaints/board")
     assert all(c.number in everything for c in (filed.mine, filed.colleagues, filed.other_store))
+    assert figure_values(everything)["投诉数"] == "3"
     only_b = await page_text(bot.client, "/admin/complaints/board", store=str(filed.team.other_store.id))
     assert filed.other_store.number in only_b and filed.mine.number not in only_b
+    assert figure_values(only_b)["投诉数"] == "1"
+
+
+async def test_the_figures_against_their_targets(bot: Bot) -> None:
+    filed = await file_for_team(bot)
+    team, now = filed.team, bot.clock.now()
+    for n, customer in enumerate((team.my_customer, team.colleague_customer)):
+        await work_order(customer, f"W{n}", now, settled=True)  # two customers serviced
+    advisor = await Staff.get(id=team.advisor.id)
+    colleague = await Staff.get(id=team.colleague.id)
+    bot.clock.advance(hours=1)
+    for complaint, staff, score in ((filed.mine, advisor, 5), (filed.colleagues, colleague, 4)):
+        await handling.resolve(complaint.id, staff, "已处理", "other", NOTICES, bot.clock.now())
+        await survey.answer(
+            complaint.id, complaint.openid, SurveyAnswer(score, str(score)), NOTICES, bot.clock.now()
+        )
+    await fresh_login(bot.client, "aftersales_manager")
+
+    page = await page_text(
+        bot.client, "/admin/complaints/board", **{"from": "2026-11-01", "to": "2026-11-30"}
+    )
+
+    figures = figure_values(page)
+    assert figures["投诉抱怨率"] == "100.0%" and figures["投诉处理满意度"] == "100.0%"
+    assert figures["24 小时结案率"] == "100.0%" and figures["平均首次响应时长"] == "1小时00分"
+    assert 'class="figure missed"' in page and 'class="figure met"' in page  # rate over 4%, satisfaction met
+    assert "没有已升级且未解决的投诉" in page
+    assert "2026-11-01 至 2026-11-30" in page
+
+
+def figure_values(page: str) -> dict[str, str]:
+    """Each figure's label and value, as the board shows them."""
+    found = re.findall(
+        r'<span class="figure-label">([^<]+)</span>\s*<span class="figure-value">([^<]+)</span>', page
+    )
+    return dict(found)
 
 
 async def test_list_filters(bot: Bot) -> None:

@@ -251,7 +251,7 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 @dataclass(frozen=True)
 class Figure:
-    """One line of the figures table; `meter` is (value, max, low, high, optimum) for a bar."""
+    """One figure on the board; `meter` is (value, max, low, high, optimum) for its bar."""
 
     label: str
     value: str
@@ -259,6 +259,7 @@ class Figure:
     target: str = ""
     met: bool | None = None
     meter: tuple[float, float, float, float, float] | None = None
+    bar: str = ""  # a class for the bar: "count" draws a plain count, not a good/bad scale
 
 
 @routes.get("/complaints/board", name="complaints.board")
@@ -271,6 +272,8 @@ async def complaint_board(request: web.Request) -> web.Response:
     first, last = _days(form)  # by default this month so far
     last = last or max(now.astimezone(tz).date(), first or date.min)
     first = first or last.replace(day=1)
+    for name, day in (("from", first), ("to", last)):
+        form.values[name] = form.values.get(name) or day.isoformat()
     start, end = _span(first, last, tz)
     assert start is not None and end is not None
     board = [
@@ -313,7 +316,9 @@ def figure_lines(f: ComplaintFigures) -> list[Figure]:
         Figure(
             "投诉抱怨率",
             _percent(f.complaint_rate),
-            f"{f.complaints} / {f.serviced_customers}",
+            f"{f.complaints} / {f.serviced_customers}"
+            if f.serviced_customers
+            else "期间无服务客户，无法计算",
             f"≤ {COMPLAINT_RATE_TARGET:.0%}",
             None if f.complaint_rate is None else f.complaint_rate <= COMPLAINT_RATE_TARGET,
             None
@@ -337,6 +342,7 @@ def figure_lines(f: ComplaintFigures) -> list[Figure]:
                 str(f.escalations.get(level, 0)),
                 "期间发生的升级次数",
                 meter=(f.escalations.get(level, 0), most, most, most, 0.0),
+                bar="count",
             )
             for level in (1, 2)
         ),
