@@ -11,7 +11,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from admin.api import complaints, customers, exports, policies, session, staff, stores, vehicles
+from admin.api import (
+    appointments,
+    complaints,
+    customers,
+    exports,
+    policies,
+    session,
+    staff,
+    stores,
+    vehicles,
+    workorders,
+)
 from admin.api.errors import error_middleware
 from admin.api.openapi import openapi_document
 from admin.api.registry import THROTTLE, mount
@@ -28,6 +39,8 @@ OPERATIONS = [
     *policies.routes.operations,
     *exports.routes.operations,
     *complaints.routes.operations,
+    *workorders.routes.operations,
+    *appointments.routes.operations,
 ]
 DOCUMENT = web.AppKey("openapi_document", dict)
 
