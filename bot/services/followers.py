@@ -8,19 +8,26 @@ from tortoise.exceptions import IntegrityError
 
 from bot.models import Follower, Staff
 
-RELATED = ("customer", "customer__advisor", "advisor")
-
 
 async def touch(openid: str, now: datetime) -> Follower:
-    """The follower for `openid`, created on first contact (concurrent first contacts are fine)."""
-    follower = await Follower.get_or_none(openid=openid).prefetch_related(*RELATED)
-    if follower is not None:
-        return follower
-    try:
-        await Follower.create(openid=openid, subscribed_at=now)
-    except IntegrityError:
-        pass
-    return await Follower.get(openid=openid).prefetch_related(*RELATED)
+    """The follower for `openid`, created on first contact (concurrent first contacts are fine).
+
+    Only relations that are set are loaded: this runs on every message, and most messages come
+    from followers with nothing to load.
+    """
+    follower = await Follower.get_or_none(openid=openid)
+    if follower is None:
+        try:
+            return await Follower.create(openid=openid, subscribed_at=now)
+        except IntegrityError:
+            follower = await Follower.get(openid=openid)
+    related = [
+        *(("customer", "customer__advisor") if follower.customer_id else ()),  # type: ignore[attr-defined]
+        *(("advisor",) if follower.advisor_id else ()),  # type: ignore[attr-defined]
+    ]
+    if related:
+        await follower.fetch_related(*related)
+    return follower
 
 
 async def subscribe(follower: Follower, now: datetime) -> None:
