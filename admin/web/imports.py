@@ -101,29 +101,15 @@ class KeptReport:
     report: ImportReport
 
     def dump(self) -> bytes:
-        return json.dumps(
-            {
-                "staff_id": self.staff_id,
-                "filename": self.filename,
-                "at": self.at.isoformat(),
-                **asdict(self.report),
-            }
-        ).encode()
+        kept = {"staff_id": self.staff_id, "filename": self.filename, "at": self.at.isoformat()}
+        return json.dumps({**kept, "report": asdict(self.report)}).encode()
 
     @classmethod
     def load(cls, raw: bytes) -> KeptReport:
         data: dict[str, Any] = json.loads(raw)
-        report = ImportReport(
-            kind=ImportKind(data["kind"]),
-            dry_run=data["dry_run"],
-            rows=data["rows"],
-            created=data["created"],
-            updated=data["updated"],
-            unchanged=data["unchanged"],
-            errors=[RowError(**error) for error in data["errors"]],
-            ignored_columns=data["ignored_columns"],
-            seconds=data["seconds"],
-        )
+        fields = data["report"]
+        errors = [RowError(**error) for error in fields["errors"]]
+        report = ImportReport(**{**fields, "kind": ImportKind(fields["kind"]), "errors": errors})
         return cls(data["staff_id"], data["filename"], datetime.fromisoformat(data["at"]), report)
 
 
@@ -182,7 +168,7 @@ async def import_upload(request: web.Request) -> web.Response:
 
 async def read_upload(request: web.Request, limit: int) -> Upload:
     """The multipart form's fields and its file, read as they arrive: the file up to `limit`
-    bytes, the other fields up to a few hundred (UploadTooLarge beyond)."""
+    bytes, the other fields up to a kilobyte (UploadTooLarge beyond)."""
     if request.content_length is not None and request.content_length > limit + MAX_PARTS * MAX_FIELD_BYTES:
         raise UploadTooLarge()  # refused before reading any of it
     if request.content_type != "multipart/form-data":
