@@ -21,15 +21,16 @@ from tests.test_admin_support import PASSWORD, Team, make_team
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
 STORE_STAFF_NAV = ["工作台", "客户"]
-MANAGER_NAV = ["工作台", "客户", "员工"]
+ADVISOR_NAV = [*STORE_STAFF_NAV, "投诉", "预约", "工单"]
+MANAGER_NAV = [*ADVISOR_NAV, "员工", "数据导出", "预约设置"]
 EXPECTED_NAV = {
-    Role.ADVISOR: STORE_STAFF_NAV,
+    Role.ADVISOR: ADVISOR_NAV,
     Role.RESCUE_DISPATCHER: STORE_STAFF_NAV,
     Role.INSURANCE_SPECIALIST: STORE_STAFF_NAV,
     Role.SERVICE_MANAGER: MANAGER_NAV,
     Role.AFTERSALES_MANAGER: MANAGER_NAV,
     Role.GM: MANAGER_NAV,
-    Role.ADMIN: [*MANAGER_NAV, "门店"],
+    Role.ADMIN: [*ADVISOR_NAV, "员工", "门店", "数据导入", "数据导出", "预约设置"],
 }
 
 
