@@ -33,7 +33,6 @@ from admin.api.schemas import (
     ResponseModel,
     paginate,
 )
-from bot.conversation.validators import parse_plate
 from bot.models import (
     ChangeSource,
     ExtraItem,
@@ -95,6 +94,7 @@ Money = Annotated[
 ]
 Yuan = Annotated[Decimal, PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str)]
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,31}$")]
+Invoice = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$")]
 # printable, not blank: the service collapses whitespace and needs 1..200 characters left
 Description = Annotated[
     str,
@@ -137,7 +137,7 @@ class ExtraItemIn(RequestModel):
 
 
 class SettlementIn(RequestModel):
-    invoice_no: Reference = Field(description="Settling again with the same invoice records nothing new.")
+    invoice_no: Invoice = Field(description="Settling again with the same invoice records nothing new.")
     amount: Money
     mileage_km: Kilometres | None = None
 
@@ -290,8 +290,7 @@ async def create_work_order(call: Call, body: WorkOrderIn) -> Reply:
     another car.
     """
     principal = call.principal
-    plate = parse_plate(body.plate) or body.plate
-    if not await rules.vehicles(principal).filter(plate=plate).exists():
+    if not await rules.vehicles(principal).filter(plate=body.plate).exists():
         raise NotFound("No vehicle with this plate.", {"plate": "not on record"})
     if body.store_id is not None and not await Store.exists(id=body.store_id):
         raise Invalid("No such store.", {"store_id": "no such store"})
@@ -302,7 +301,7 @@ async def create_work_order(call: Call, body: WorkOrderIn) -> Reply:
     _moment(body.eta, "eta", not_before=call.now)
     try:
         opened = await orders.open_for_plate(
-            plate,
+            body.plate,
             author=_author(principal),
             now=call.now,
             tz=call.settings.tz,

@@ -35,6 +35,7 @@ routes = web.RouteTableDef()
 WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 MAX_ROWS = 10  # windows per day on the form
 SPARE_ROWS = 2  # empty rows offered below the existing windows
+MIN_ROWS = 4
 MAX_BONUS = 10_000
 CLOCK_TIME = re.compile(r"([01]?[0-9]|2[0-3])[:：]([0-5][0-9])")
 CALENDAR_DAY = re.compile(r"(?:[0-9]{4}[-/年])?[0-9]{1,2}[-/月][0-9]{1,2}日?")
@@ -128,8 +129,7 @@ async def edit_windows(request: web.Request) -> web.Response:
             f"bonus_{row}": str(window.off_peak_bonus or ""),
         }
         values |= {f"cap_{row}_{kind.value}": str(n) for kind, n in places(window).items()}
-    rows = min(MAX_ROWS, max(len(group.windows) + SPARE_ROWS, 4))
-    return await _windows_page(request, store, values, {}, rows)
+    return await _windows_page(request, store, values, {}, _rows(len(group.windows)))
 
 
 @routes.post("/capacity/{id:\\d+}/windows", name="capacity.windows.save")
@@ -152,8 +152,9 @@ async def save_windows(request: web.Request) -> web.Response:
                 request, f"已保存{weekday_label(tuple(weekdays))}的预约时段：{summary}。已有预约不受影响。"
             )
             raise web.HTTPSeeOther(request.app.router["capacity.store"].url_for(id=str(store.id)))
-    rows = min(MAX_ROWS, max(_filled_rows(form) + SPARE_ROWS, 4))
-    return await _windows_page(request, store, form.values, form.errors, rows, status=422)
+    return await _windows_page(
+        request, store, form.values, form.errors, _rows(_filled_rows(form)), status=422
+    )
 
 
 def read_windows(form: Form) -> list[WindowSpec]:
@@ -188,8 +189,13 @@ def _cap(row: int, kind: ServiceType) -> str:
 
 def _row_cells(row: int) -> list[tuple[str, str]]:
     """The form fields of one window row, as (name, label), in the table's column order."""
-    places = [(_cap(row, kind), kind.label) for kind in ServiceType]
-    return [(f"start_{row}", "开始"), (f"end_{row}", "结束"), *places, (f"bonus_{row}", "错峰积分")]
+    counts = [(_cap(row, kind), kind.label) for kind in ServiceType]
+    return [(f"start_{row}", "开始"), (f"end_{row}", "结束"), *counts, (f"bonus_{row}", "错峰积分")]
+
+
+def _rows(filled: int) -> int:
+    """Rows on the window form: those filled, a couple of empty ones, at least four."""
+    return min(MAX_ROWS, max(filled + SPARE_ROWS, MIN_ROWS))
 
 
 def _clock_time(form: Form, name: str, label: str) -> time | None:
