@@ -161,6 +161,7 @@ async def test_filters_and_paging(api: Api) -> None:
     assert len(await listed(**{"from": "2026-11-23", "to": "2026-11-23"})) == 3
     assert await listed(**{"from": "2026-11-24"}) == set()
     assert await listed(to="2026-11-22") == set()
+    assert len(await listed(**{"from": "0001-01-01", "to": "9999-12-31"})) == 3  # the calendar's ends
     page = await api.call("GET", "/complaints", params={"limit": "2", "offset": "2"}, token=gm)
     assert page.body["total"] == 3 and len(page.body["items"]) == 1
 
@@ -193,6 +194,8 @@ async def test_figures_for_a_period_and_store(api: Api) -> None:
 
     everything = await api.call("GET", "/complaints/figures", params=period, token=s.tokens["gm"])
     assert everything.body["store_id"] is None and everything.body["complaints"] == 3
+    forever = {"from": "0001-01-01", "to": "9999-12-31"}
+    assert (await api.call("GET", "/complaints/figures", params=forever)).body["complaints"] == 3
     as_dms = await api.call("GET", "/complaints/figures", params=elsewhere)
     assert as_dms.status == 200 and as_dms.body["complaints"] == 1
 

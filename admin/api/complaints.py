@@ -24,6 +24,7 @@ from admin.api.schemas import (
     ById,
     Page,
     Paging,
+    QueryDate,
     QueryId,
     QueryModel,
     RequestModel,
@@ -64,7 +65,8 @@ COMPLAINT_STAFF = Access(
     lambda p: p.staff is not None and allows(p.staff, Permission.VIEW_COMPLAINTS),
 )
 FIGURES = rules.permitted(Permission.SUPERVISE_COMPLAINTS)
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+# the days whose local midnights Python can still express in UTC (the period is clamped to them)
+FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)
 
 # Free text: several lines allowed, no other control characters, and not only white space.
 _TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -76,10 +78,7 @@ Text = Annotated[
         pattern=rf"^{_TEXT_CHAR}*[^\s\x00-\x1f\x7f]{_TEXT_CHAR}*$",
     ),
 ]
-Day = Annotated[
-    date,
-    Field(ge=FIRST_DAY, le=LAST_DAY, description="A local day (the dealer's time zone), YYYY-MM-DD."),
-]
+Day = Annotated[QueryDate, Field(description="A local day (the dealer's time zone), YYYY-MM-DD.")]
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -228,7 +227,7 @@ async def complaint_figures_for(call: Call, query: FiguresQuery) -> FiguresOut:
         raise Invalid("The period is invalid.", {"to": "must not be before from"})
     store_id = await _figures_store(call.principal, query.store)
     tz = call.settings.tz
-    start, end = _local_midnight(query.from_, tz), _local_midnight(query.to + timedelta(days=1), tz)
+    start, end = _start(query.from_, tz), _end(query.to, tz)
     return _figures_out(await complaint_figures(store_id, start, end, call.now, tz))
 
 
@@ -250,8 +249,8 @@ async def list_complaints(call: Call, query: ComplaintQuery) -> dict[str, Any]:
         store_id=query.store,
         assignee_id=query.assignee,
         escalated=query.escalated,
-        created_from=_local_midnight(query.from_, tz) if query.from_ else None,
-        created_to=_local_midnight(query.to + timedelta(days=1), tz) if query.to else None,
+        created_from=_start(query.from_, tz) if query.from_ else None,
+        created_to=_end(query.to, tz) if query.to else None,
     )
     try:
         found = await queries.list_complaints(
@@ -364,8 +363,15 @@ async def _figures_store(principal: Principal, requested: int | None) -> int | N
     return requested
 
 
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz)
+def _start(day: date, tz: ZoneInfo) -> datetime:
+    """The day's local midnight; days at the ends of the calendar are clamped (no complaint
+    is that old or that far ahead, and UTC could not express them)."""
+    return datetime.combine(min(max(day, FIRST_DAY), LAST_DAY), time.min, tzinfo=tz)
+
+
+def _end(day: date, tz: ZoneInfo) -> datetime:
+    """The local midnight after the day."""
+    return _start(day, tz) + timedelta(days=1)
 
 
 def _notices(settings: Settings) -> Notices:
