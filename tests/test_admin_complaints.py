@@ -82,6 +82,12 @@ async def test_an_advisor_sees_only_their_own_complaints(bot: Bot) -> None:
         answer = await bot.client.get(detail(other))
         assert answer.status == 404
         assert other.number not in await answer.text()
+    for missing in (
+        "/admin/complaints/999999",
+        "/admin/complaints/99999999999",
+        "/admin/complaints/1/photos/99999999999",
+    ):
+        assert (await bot.client.get(missing)).status == 404, missing
 
 
 async def test_managers_see_their_stores_complaints_and_the_gm_all(bot: Bot) -> None:
@@ -460,3 +466,22 @@ async def test_the_trail_names_who_did_what(bot: Bot) -> None:
     ):
         assert expected in trail, expected
     assert trail.index("提交投诉") < trail.index("回复客户")
+
+
+async def test_the_list_is_paginated(bot: Bot) -> None:
+    team = await make_team()
+    for n in range(23):
+        bot.clock.advance(minutes=1)
+        await file_direct(bot.clock.now(), customer=team.my_customer, openid=f"o-{n}")
+    await fresh_login(bot.client, "gm")
+
+    first = await page_text(bot.client, "/admin/complaints/list")
+    second = await page_text(bot.client, "/admin/complaints/list", page="2")
+    past_the_end = await page_text(bot.client, "/admin/complaints/list", page="99")
+
+    def listed(page: str) -> list[int]:
+        return [int(n) for n in re.findall(r">C20261123-(\d{4})</a>", page)]
+
+    assert listed(first) == list(range(23, 3, -1))  # newest first
+    assert listed(second) == listed(past_the_end) == [3, 2, 1]
+    assert "第 1 / 2 页 · 共 23 条" in first and "第 2 / 2 页" in past_the_end

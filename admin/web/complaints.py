@@ -71,6 +71,7 @@ CHANGED_MEANWHILE = "该投诉刚被其他人修改，请查看最新状态后�
 # what the services' InvalidInput fields are called on the forms, with their wording
 INPUT_REFUSED = {"to_staff_id": ("to", "只能转派给本店在职的服务顾问或经理，且不能是当前负责人")}
 MAX_PAGE_NUMBER = 100_000
+MAX_ID = 2**31 - 1  # the databases' integer columns
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
@@ -514,7 +515,7 @@ async def complaint_photo(request: web.Request) -> web.FileResponse:
     """A photo the customer sent, from the media folder, to those who may see the complaint."""
     complaint = await _visible(request)
     photo = await ComplaintPhoto.get_or_none(
-        id=int(request.match_info["photo"]), complaint_id=complaint.id, path__isnull=False
+        id=_url_id(request, "photo"), complaint_id=complaint.id, path__isnull=False
     )
     file = _photo_file(request.config_dict[SETTINGS].media_dir, photo.path if photo else None)
     if file is None:
@@ -540,10 +541,18 @@ def _photo_file(folder: Path, relative: str | None) -> Path | None:
 
 async def _visible(request: web.Request) -> Complaint:
     """The complaint named in the URL if the viewer may see it; otherwise it does not exist."""
-    complaint = await visible_complaints(request[CURRENT_STAFF]).get_or_none(id=int(request.match_info["id"]))
+    complaint = await visible_complaints(request[CURRENT_STAFF]).get_or_none(id=_url_id(request, "id"))
     if complaint is None:
         raise web.HTTPNotFound()
     return complaint
+
+
+def _url_id(request: web.Request, name: str) -> int:
+    """An id from the URL; one no integer column can hold is missing, not a database error."""
+    value = int(request.match_info[name])
+    if value > MAX_ID:
+        raise web.HTTPNotFound()
+    return value
 
 
 def _now(request: web.Request) -> datetime:
