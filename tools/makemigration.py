@@ -68,6 +68,7 @@ async def _generate(db_url: str, name: str, workdir: Path) -> Path:
         if before:
             await command.init()
             await command.upgrade(run_in_transaction=True)
+            await command.init()  # aerich read the last version before upgrading; read it again
             await command.migrate(name)
         else:
             await command.init_db(safe=True)

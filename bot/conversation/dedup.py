@@ -43,14 +43,17 @@ class MemoryReplyCache:
         self._ready: dict[str, asyncio.Event] = {}
 
     def _purge(self) -> None:
+        """Drop expired entries from the oldest end (dicts keep insertion order): O(1) per claim."""
         now = self._monotonic()
-        for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+        while self._entries:
+            key, (expires, _) = next(iter(self._entries.items()))
+            if expires > now:
+                return
             del self._entries[key]
             self._ready.pop(key, None)
 
     async def claim(self, key: str) -> bool:
-        if len(self._entries) > 10_000:
-            self._purge()
+        self._purge()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._monotonic():
             return False
