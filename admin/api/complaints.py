@@ -55,7 +55,6 @@ from bot.services.complaints.intake import MAX_TEXT_LENGTH
 from bot.services.complaints.notices import Notices
 from bot.services.complaints.queries import ComplaintDetail, ComplaintFilter, ComplaintRow
 from bot.services.complaints.sla import Deadline, Urgency
-from bot.settings import Settings
 
 routes = Routes()
 
@@ -153,10 +152,6 @@ class ComplaintQuery(Paging):
     escalated: bool | None = Field(None, description="true: escalated (level 1 or 2); false: not.")
     from_: Day | None = Field(None, alias="from", description="Filed on or after this local day.")
     to: Day | None = Field(None, description="Filed on or before this local day.")
-
-
-class ComplaintPath(ById):
-    pass
 
 
 class RespondIn(RequestModel):
@@ -271,10 +266,10 @@ async def list_complaints(call: Call, query: ComplaintQuery) -> dict[str, Any]:
     "/complaints/{id}",
     tag="complaints",
     access=COMPLAINT_STAFF,
-    path_params=ComplaintPath,
+    path_params=ById,
     response=ComplaintDetailOut,
 )
-async def get_complaint(call: Call, path: ComplaintPath) -> dict[str, Any]:
+async def get_complaint(call: Call, path: ById) -> dict[str, Any]:
     """Read a complaint with its audit trail and photos."""
     return await _detail(call, path.id)
 
@@ -284,19 +279,21 @@ async def get_complaint(call: Call, path: ComplaintPath) -> dict[str, Any]:
     "/complaints/{id}/respond",
     tag="complaints",
     access=COMPLAINT_STAFF,
-    path_params=ComplaintPath,
+    path_params=ById,
     body=RespondIn,
     response=ComplaintDetailOut,
     errors=(409,),
 )
-async def respond_to_complaint(call: Call, path: ComplaintPath, body: RespondIn) -> dict[str, Any]:
+async def respond_to_complaint(call: Call, path: ById, body: RespondIn) -> dict[str, Any]:
     """Answer the customer; the answer goes to them in WeChat (through the outbox).
 
     The assignee, or a manager of the complaint's store (the GM and admins: any store). The
     first answer stops the first-response clock. 409 once the complaint is resolved or closed.
     """
     try:
-        await handling.respond(path.id, _staff(call), body.text, _notices(call.settings), call.now)
+        await handling.respond(
+            path.id, _staff(call), body.text, Notices.from_settings(call.settings), call.now
+        )
     except ComplaintError as exc:
         _refuse(exc)
     return await _detail(call, path.id)
@@ -307,17 +304,17 @@ async def respond_to_complaint(call: Call, path: ComplaintPath, body: RespondIn)
     "/complaints/{id}/resolve",
     tag="complaints",
     access=COMPLAINT_STAFF,
-    path_params=ComplaintPath,
+    path_params=ById,
     body=ResolveIn,
     response=ComplaintDetailOut,
     errors=(409,),
 )
-async def resolve_complaint(call: Call, path: ComplaintPath, body: ResolveIn) -> dict[str, Any]:
+async def resolve_complaint(call: Call, path: ById, body: ResolveIn) -> dict[str, Any]:
     """Resolve a complaint; the customer gets the resolution and the 1-5 satisfaction survey.
 
     Who may: as for responding. 409 when it is already resolved or closed, or changed meanwhile.
     """
-    notices = _notices(call.settings)
+    notices = Notices.from_settings(call.settings)
     try:
         await handling.resolve(path.id, _staff(call), body.resolution, body.cause, notices, call.now)
     except ComplaintError as exc:
@@ -372,10 +369,6 @@ def _start(day: date, tz: ZoneInfo) -> datetime:
 def _end(day: date, tz: ZoneInfo) -> datetime:
     """The local midnight after the day."""
     return _start(day, tz) + timedelta(days=1)
-
-
-def _notices(settings: Settings) -> Notices:
-    return Notices.from_settings(settings)
 
 
 def _deadline(deadline: Deadline) -> dict[str, Any]:
