@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 
 from bot.models import MODELS
 
@@ -22,11 +23,21 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     if database_url.startswith("sqlite://") and ":memory:" not in database_url:
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {"models": {"models": MODELS, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _connection(database_url: str) -> str | dict[str, Any]:
+    """SQLite in WAL mode commits without an fsync (synchronous=NORMAL): a commit survives the
+    bot crashing, only a power cut can lose the last ones. PostgreSQL URLs pass unchanged."""
+    if not database_url.startswith("sqlite://"):
+        return database_url
+    config = expand_db_url(database_url)
+    config["credentials"].setdefault("synchronous", "NORMAL")
+    return config
 
 
 async def init_db(database_url: str) -> None:

@@ -1,4 +1,5 @@
-"""Handles one message: lock the customer, record the message, route it, keep the flow state.
+"""Handles one message: lock the customer, log the message and load its sender (`Arrivals`),
+route it, keep the flow state.
 
 Routing order: a menu click always starts its flow (a rescue is never blocked by a half-done
 booking); 取消/退出 leave any flow; otherwise the waiting step answers what the customer wrote
@@ -17,7 +18,7 @@ from bot.conversation.messages import Incoming, Kind
 from bot.conversation.replies import NoReply, Reply, TransferReply
 from bot.conversation.router import Routes
 from bot.conversation.storage import FlowStorage
-from bot.services import followers, inbound
+from bot.services.arrivals import Arrivals
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,11 @@ class Engine:
         self.storage = storage
         self.lock = lock
         self.services = services
+        self.arrivals = Arrivals(services.clock)
 
     async def handle(self, message: Incoming) -> Reply:
         async with self.lock(message.openid):
-            await inbound.record(message)
-            follower = await followers.touch(message.openid, self.services.clock.now())
+            follower = await self.arrivals.admit(message)
             flow = await self.storage.get(message.openid)
             ctx = Context(message, follower, flow, self.services)
             reply = await self._dispatch(ctx)

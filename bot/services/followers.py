@@ -1,33 +1,10 @@
-"""WeChat followers: found or created on every message, with what handlers need pre-loaded."""
+"""WeChat followers: subscribed, unsubscribed, referred by an advisor (created in `arrivals`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.exceptions import IntegrityError
-
 from bot.models import Follower, Staff
-
-
-async def touch(openid: str, now: datetime) -> Follower:
-    """The follower for `openid`, created on first contact (concurrent first contacts are fine).
-
-    Only relations that are set are loaded: this runs on every message, and most messages come
-    from followers with nothing to load.
-    """
-    follower = await Follower.get_or_none(openid=openid)
-    if follower is None:
-        try:
-            return await Follower.create(openid=openid, subscribed_at=now)
-        except IntegrityError:
-            follower = await Follower.get(openid=openid)
-    related = [
-        *(("customer", "customer__advisor") if follower.customer_id else ()),  # type: ignore[attr-defined]
-        *(("advisor",) if follower.advisor_id else ()),  # type: ignore[attr-defined]
-    ]
-    if related:
-        await follower.fetch_related(*related)
-    return follower
 
 
 async def subscribe(follower: Follower, now: datetime) -> None:
