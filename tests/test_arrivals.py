@@ -1,0 +1,109 @@
+"""Arrivals: messages logged and followers loaded in shared transactions, and still one by one
+in effect: each message logged once, each follower created once, a bad batch never failing the
+good messages in it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.conversation.messages import Incoming, Kind
+from bot.models import Follower, InboundMessage
+from bot.services import arrivals
+from bot.services.arrivals import Arrivals
+from tests import factories
+from tests.backends import Backend
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def text(openid: str, key: str, content: str = "你好") -> Incoming:
+    return Incoming(key=key, openid=openid, account="gh_test", kind=Kind.TEXT, created_at=NOW, text=content)
+
+
+@pytest.fixture
+def batches(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys of each batch written, in order (the real writer still does the writing)."""
+    written: list[list[str]] = []
+    write_batch = arrivals.write_batch
+
+    async def counted(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
+        written.append([message.key for message in messages])
+        return await write_batch(messages, now)
+
+    monkeypatch.setattr(arrivals, "write_batch", counted)
+    return written
+
+
+async def test_concurrent_arrivals_share_transactions_and_each_is_kept_once(
+    db: Backend, batches: list[list[str]]
+) -> None:
+    admitted = Arrivals(FrozenClock(NOW))
+    messages = [text(f"o-{n}", f"k-{n}") for n in range(60)]
+
+    followers = await asyncio.gather(*(admitted.admit(message) for message in messages))
+
+    assert [follower.openid for follower in followers] == [message.openid for message in messages]
+    assert all(follower.subscribed_at == NOW and follower.customer is None for follower in followers)
+    assert await InboundMessage.all().count() == 60
+    assert await Follower.all().count() == 60
+    assert sorted(key for batch in batches for key in batch) == sorted(m.key for m in messages)
+    assert len(batches) < 60 / 4, "arrivals waiting for a write go in the next one together"
+
+
+async def test_quiet_bot_writes_each_message_at_once(db: Backend, batches: list[list[str]]) -> None:
+    admitted = Arrivals(FrozenClock(NOW))
+
+    await admitted.admit(text("o-1", "k-1"))
+    await admitted.admit(text("o-1", "k-2"))
+
+    assert batches == [["k-1"], ["k-2"]]
+    assert await Follower.all().count() == 1
+
+
+async def test_a_retried_message_is_logged_once(db: Backend) -> None:
+    admitted = Arrivals(FrozenClock(NOW))
+
+    first = await admitted.admit(text("o-1", "k-1"))
+    again = await admitted.admit(text("o-1", "k-1", content="你好 (retry)"))
+
+    assert first.id == again.id
+    assert await InboundMessage.filter(key="k-1").values_list("body", flat=True) == [
+        {"type": "text", "text": "你好"}
+    ]
+
+
+async def test_bound_follower_arrives_with_customer_and_advisor_loaded(db: Backend) -> None:
+    shop = await factories.store()
+    advisor = await factories.staff(shop)
+    customer, _ = await factories.customer_with_car(shop, advisor=advisor)
+    await Follower.create(openid="o-bound", customer=customer, advisor=advisor)
+
+    follower = await Arrivals(FrozenClock(NOW)).admit(text("o-bound", "k-1"))
+
+    assert follower.customer.phone == customer.phone
+    assert follower.customer.advisor.name == advisor.name
+    assert follower.advisor.id == advisor.id
+
+
+async def test_a_message_that_cannot_be_written_fails_alone(
+    db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_batch = arrivals.write_batch
+
+    async def refuse_poison(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
+        if any(message.openid == "o-poison" for message in messages):
+            raise RuntimeError("cannot write")
+        return await write_batch(messages, now)
+
+    monkeypatch.setattr(arrivals, "write_batch", refuse_poison)
+    admitted = Arrivals(FrozenClock(NOW))
+    messages = [text(f"o-{n}", f"k-{n}") for n in range(10)] + [text("o-poison", "k-poison")]
+
+    results = await asyncio.gather(*(admitted.admit(m) for m in messages), return_exceptions=True)
+
+    assert [type(result).__name__ for result in results] == ["Follower"] * 10 + ["RuntimeError"]
+    assert await InboundMessage.all().count() == 10
