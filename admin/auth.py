@@ -32,7 +32,12 @@ from tortoise.fields import CharField
 from admin.access import Permission, allows
 from bot.app import SETTINGS
 from bot.models import Staff
-from bot.services.passwords import hash_password, needs_rehash, verify_password
+from bot.services.passwords import (
+    hash_password,
+    hash_password_off_loop,
+    needs_rehash,
+    verify_password_off_loop,
+)
 from bot.settings import Network
 
 log = logging.getLogger(__name__)
@@ -52,11 +57,14 @@ async def authenticate_password(login: str, password: str) -> Staff | None:
     matching = _login_columns(login.strip())
     staff = await Staff.filter(matching, active=True).first() if matching is not None else None
     # verify against a dummy hash for unknown logins too, so timing does not reveal which exist
-    stored = staff.password_hash if staff is not None and staff.password_hash else _dummy_hash()
-    if not await asyncio.to_thread(verify_password, stored, password) or staff is None:
+    if staff is not None and staff.password_hash:
+        stored = staff.password_hash
+    else:
+        stored = await asyncio.to_thread(_dummy_hash)  # hashed on first use: off the loop too
+    if not await verify_password_off_loop(stored, password) or staff is None:
         return None
     if needs_rehash(staff.password_hash):
-        staff.password_hash = await asyncio.to_thread(hash_password, password)
+        staff.password_hash = await hash_password_off_loop(password)
         await staff.save(update_fields=["password_hash"])
     return staff
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
 from bot.models import Customer, Role, Staff, Store
 from bot.models.audit import CustomerViewLog
+from bot.services import passwords
 from tests.conftest import Bot
 from tests.test_admin_support import PASSWORD, ROLE_PHONES, log_in, make_team, post_form
 
@@ -228,3 +233,63 @@ async def test_customer_search_by_name_phone_or_plate(bot: Bot) -> None:
         page = await (await bot.client.get("/admin/customers", params={"q": query})).text()
         assert team.colleague_customer.name in page, query
         assert team.my_customer.name not in page and team.other_customer.name not in page, query
+
+
+class LoopWatchingHasher:
+    """Stands in for the argon2 hasher and notes every hash or verify run on an event loop's
+    thread (where its tens of milliseconds would stall every other request)."""
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self._hasher = hasher
+        self.calls = 0
+        self.on_loop: list[str] = []
+
+    def _note(self, what: str) -> None:
+        self.calls += 1
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a worker thread
+        self.on_loop.append(what)
+
+    def hash(self, password: str) -> str:
+        self._note("hash")
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self._note("verify")
+        return self._hasher.verify(password_hash, password)
+
+    def check_needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+async def test_passwords_are_hashed_and_verified_off_the_event_loop(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = await make_team()
+    hasher = LoopWatchingHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+
+    await fresh_login(bot.client, "admin")
+    created = await post_form(
+        bot.client,
+        "/admin/staff/new",
+        {
+            "name": "吴顾问",
+            "phone": "13900000999",
+            "role": "advisor",
+            "store": str(team.store.id),
+            "password": PASSWORD,
+            "active": "on",
+        },
+    )
+    reset = await post_form(
+        bot.client, f"/admin/staff/{team.advisor.id}/password", {"password": "a-new-password-1"}
+    )
+    assert created.status == reset.status == 303
+    await fresh_login(bot.client, "13900000999")
+    assert (await log_in(bot.client, "advisor", "a-new-password-1")).status == 303
+    assert (await log_in(bot.client, "nobody", PASSWORD)).status == 401
+
+    assert hasher.calls >= 6 and hasher.on_loop == []

@@ -18,7 +18,7 @@ from admin.web.rendering import render
 from admin.web.scoping import scoped_staff
 from admin.web.sessions import flash
 from bot.models import Role, Staff, Store
-from bot.services.passwords import hash_password
+from bot.services.passwords import hash_password_off_loop
 from bot.services.staff_accounts import MIN_PASSWORD_LENGTH, StaffAccountError, add_staff
 
 routes = web.RouteTableDef()
@@ -148,7 +148,7 @@ async def staff_password(request: web.Request) -> web.Response:
     if len(password) < MIN_PASSWORD_LENGTH:
         await flash(request, f"密码未修改：新密码至少 {MIN_PASSWORD_LENGTH} 位", "error")
     else:
-        await Staff.filter(id=member.id).update(password_hash=hash_password(password))
+        await Staff.filter(id=member.id).update(password_hash=await hash_password_off_loop(password))
         await flash(request, f"已重置 {member.name} 的密码")
     raise web.HTTPSeeOther(request.app.router["staff.detail"].url_for(id=str(member.id)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.db import database
 from bot.models import Role, Staff, Store
-from bot.services.passwords import hash_password
+from bot.services.passwords import hash_password_off_loop
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -41,7 +41,7 @@ async def add_staff(
         role=parsed_role,
         username=username,
         store=store,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_off_loop(password),
     )
 
 
