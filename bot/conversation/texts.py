@@ -1,7 +1,8 @@
 """Reply wording: jinja2 templates under bot/templates/replies, overridable per dealer.
 
 A dealer edits wording by pointing BOT_TEMPLATES_DIR at a folder of templates with the same
-names; anything not overridden falls back to the shipped text.
+names (read at start-up: restart the bot after editing); anything not overridden falls back
+to the shipped text.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Texts:
             lstrip_blocks=True,
             keep_trailing_newline=False,
             autoescape=False,
+            auto_reload=False,  # no file check per message: edited wording applies on restart
         )
 
     def render(self, name: str, **values: Any) -> str:
