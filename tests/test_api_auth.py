@@ -7,7 +7,7 @@ import hashlib
 from bot.models import Role
 from bot.models.api_token import ApiToken
 from bot.models.audit import CustomerViewLog
-from tests.test_admin_support import make_team
+from tests.test_admin_support import log_in, make_team, post_form
 from tests.test_api_support import API_KEY, Api, api_fixture  # noqa: F401
 
 
@@ -55,6 +55,54 @@ async def test_staff_token_expires_and_dies_with_deactivation(api: Api) -> None:
 
     assert (await api.call("GET", "/me", token=expiring)).status == 401
     assert (await api.call("GET", "/me", token=deactivated)).status == 401
+
+
+async def test_a_password_reset_ends_the_staff_members_tokens_by_either_path(api: Api) -> None:
+    team = await make_team()
+    before_api_reset = await api.token_for(team.advisor)
+    colleague = await api.token_for(team.colleague)
+
+    unrelated = await api.call("PATCH", f"/staff/{team.advisor.id}", json={"on_duty": False})
+    still = await api.call("GET", "/me", token=before_api_reset)
+    reset = await api.call("PATCH", f"/staff/{team.advisor.id}", json={"password": "api-reset-pw-1"})
+    after_api_reset = await api.call("GET", "/me", token=before_api_reset)
+    before_page_reset = await api.token_for(team.advisor, "api-reset-pw-1")
+    assert (await log_in(api.bot.client, "admin")).status == 303
+    page_reset = await post_form(
+        api.bot.client, f"/admin/staff/{team.advisor.id}/password", {"password": "page-reset-pw-1"}
+    )
+
+    assert unrelated.status == still.status == reset.status == 200
+    assert after_api_reset.status == 401
+    assert page_reset.status == 303
+    assert (await api.call("GET", "/me", token=before_page_reset)).status == 401
+    assert (await api.call("GET", "/me", token=colleague)).status == 200  # only theirs end
+    assert (
+        await api.call("GET", "/me", token=await api.token_for(team.advisor, "page-reset-pw-1"))
+    ).status == 200
+
+
+async def test_deactivation_by_the_api_refuses_the_staff_members_tokens(api: Api) -> None:
+    team = await make_team()
+    token = await api.token_for(team.advisor)
+
+    deactivated = await api.call("PATCH", f"/staff/{team.advisor.id}", json={"active": False})
+
+    assert deactivated.status == 200
+    assert (await api.call("GET", "/me", token=token)).status == 401
+    assert (await api.call("GET", "/customers", token=token)).status == 401
+
+
+async def test_a_token_with_a_forged_password_check_is_refused(api: Api) -> None:
+    team = await make_team()
+    token = await api.token_for(team.advisor)
+    secret, _, check = token.rpartition(".")
+    forged = f"{secret}.{'0' * len(check)}"
+    await ApiToken.filter(staff_id=team.advisor.id).update(
+        token_hash=hashlib.sha256(forged.encode()).hexdigest()
+    )
+
+    assert (await api.call("GET", "/me", token=forged)).status == 401
 
 
 async def test_wrong_password_is_401_and_repeated_failures_are_throttled(api: Api) -> None:
