@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import jinja2
 import pytest
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
+from admin.web.rendering import TEMPLATES
 from bot.models import Customer, Role, Staff, Store
 from bot.models.audit import CustomerViewLog
 from bot.services import passwords
@@ -293,3 +295,27 @@ async def test_passwords_are_hashed_and_verified_off_the_event_loop(
     assert (await log_in(bot.client, "nobody", PASSWORD)).status == 401
 
     assert hasher.calls >= 6 and hasher.on_loop == []
+
+
+async def test_extra_input_attributes_reach_the_pages_intact(bot: Bot) -> None:
+    await make_team()
+    login_page = await (await bot.client.get("/admin/login")).text()
+    await fresh_login(bot.client, "admin")
+    staff_form = await (await bot.client.get("/admin/staff/new")).text()
+    store_form = await (await bot.client.get("/admin/stores/new")).text()
+
+    for page in (login_page, staff_form):
+        assert ' autocapitalize="off" spellcheck="false"' in page
+    assert store_form.count(' inputmode="decimal"') == 3
+    assert "&#34;" not in login_page + staff_form + store_form
+
+
+def test_the_field_macro_escapes_attribute_values_and_refuses_bad_names() -> None:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
+    field = env.get_template("macros.html").module.field  # type: ignore[attr-defined]
+
+    html = str(field("q", "查询", {}, {}, attrs={"placeholder": '"><script>alert(1)</script>'}))
+
+    assert 'placeholder="&#34;&gt;&lt;script&gt;' in html and "<script>" not in html
+    with pytest.raises(ValueError):
+        field("q", "查询", {}, {}, attrs={'onfocus="alert(1)" x': "y"})
