@@ -8,17 +8,14 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import Field
-from tortoise.queryset import QuerySet
 
-from admin.access import Permission, visible_appointments
+from admin.access import Permission
 from admin.api import rules
-from admin.api.errors import NotFound
-from admin.api.principal import Principal
 from admin.api.registry import Call, Routes
 from admin.api.schemas import ById, Page, Paging, Plate, QueryDate, QueryId, ResponseModel, paginate
 from bot.models import Appointment, AppointmentStatus, ServiceType
 
-routes = Routes()
+routes = Routes("appointments")
 
 VIEW = rules.permitted(Permission.VIEW_WORKSHOP)
 
@@ -54,10 +51,6 @@ class AppointmentFilter(Paging):
     plate: Plate | None = None
 
 
-def _appointments(principal: Principal) -> QuerySet[Appointment]:
-    return Appointment.all() if principal.staff is None else visible_appointments(principal.staff)
-
-
 def _out(appointment: Appointment) -> dict[str, Any]:
     fields = AppointmentOut.model_fields.keys() - {"plate", "service_label", "starts", "ends"}
     return {
@@ -72,27 +65,20 @@ def _out(appointment: Appointment) -> dict[str, Any]:
 @routes.route(
     "GET",
     "/appointments",
-    tag="appointments",
     access=VIEW,
     query=AppointmentFilter,
     response=Page[AppointmentOut],
 )
 async def list_appointments(call: Call, query: AppointmentFilter) -> dict[str, Any]:
     """List appointments, soonest first."""
-    filters = query.model_dump(exclude_none=True, exclude={"limit", "offset", "plate"})
-    found = _appointments(call.principal).filter(**filters)
+    found = rules.appointments(call.principal).filter(**query.lookups("plate"))
     if query.plate is not None:
         found = found.filter(vehicle__plate=query.plate)
-    page = await paginate(found.order_by("starts_at", "id").prefetch_related("vehicle"), query)
-    return {**page, "items": [_out(appointment) for appointment in page["items"]]}
+    return await paginate(found.order_by("starts_at", "id").prefetch_related("vehicle"), query, _out)
 
 
-@routes.route(
-    "GET", "/appointments/{id}", tag="appointments", access=VIEW, path_params=ById, response=AppointmentOut
-)
+@routes.route("GET", "/appointments/{id}", access=VIEW, path_params=ById, response=AppointmentOut)
 async def get_appointment(call: Call, path: ById) -> dict[str, Any]:
     """Read an appointment."""
-    appointment = await _appointments(call.principal).filter(id=path.id).prefetch_related("vehicle").first()
-    if appointment is None:
-        raise NotFound("No such appointment.")
-    return _out(appointment)
+    visible = rules.appointments(call.principal).prefetch_related("vehicle")
+    return _out(await rules.one(visible, path.id, "No such appointment."))

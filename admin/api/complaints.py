@@ -9,8 +9,10 @@ and the trail records who; the figures, being counts, are open to the DMS's API 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, StringConstraints
@@ -56,7 +58,7 @@ from bot.services.complaints.notices import Notices
 from bot.services.complaints.queries import ComplaintDetail, ComplaintFilter, ComplaintRow
 from bot.services.complaints.sla import Deadline, Urgency
 
-routes = Routes()
+routes = Routes("complaints")
 
 STAFF_ROLES = ", ".join(sorted(role.value for role in GRANTS[Permission.VIEW_COMPLAINTS]))
 COMPLAINT_STAFF = Access(
@@ -206,7 +208,6 @@ class FiguresOut(ResponseModel):
 @routes.route(
     "GET",
     "/complaints/figures",
-    tag="complaints",
     access=FIGURES,
     query=FiguresQuery,
     response=FiguresOut,
@@ -229,7 +230,6 @@ async def complaint_figures_for(call: Call, query: FiguresQuery) -> FiguresOut:
 @routes.route(
     "GET",
     "/complaints",
-    tag="complaints",
     access=COMPLAINT_STAFF,
     query=ComplaintQuery,
     response=Page[ComplaintOut],
@@ -247,12 +247,10 @@ async def list_complaints(call: Call, query: ComplaintQuery) -> dict[str, Any]:
         created_from=_start(query.from_, tz) if query.from_ else None,
         created_to=_end(query.to, tz) if query.to else None,
     )
-    try:
+    with _refusals():
         found = await queries.list_complaints(
             _staff(call), filters, call.now, limit=query.limit, offset=query.offset
         )
-    except ComplaintError as exc:
-        _refuse(exc)
     return {
         "items": [_row(row) for row in found.rows],
         "total": found.total,
@@ -264,7 +262,6 @@ async def list_complaints(call: Call, query: ComplaintQuery) -> dict[str, Any]:
 @routes.route(
     "GET",
     "/complaints/{id}",
-    tag="complaints",
     access=COMPLAINT_STAFF,
     path_params=ById,
     response=ComplaintDetailOut,
@@ -277,7 +274,6 @@ async def get_complaint(call: Call, path: ById) -> dict[str, Any]:
 @routes.route(
     "POST",
     "/complaints/{id}/respond",
-    tag="complaints",
     access=COMPLAINT_STAFF,
     path_params=ById,
     body=RespondIn,
@@ -290,19 +286,16 @@ async def respond_to_complaint(call: Call, path: ById, body: RespondIn) -> dict[
     The assignee, or a manager of the complaint's store (the GM and admins: any store). The
     first answer stops the first-response clock. 409 once the complaint is resolved or closed.
     """
-    try:
+    with _refusals():
         await handling.respond(
             path.id, _staff(call), body.text, Notices.from_settings(call.settings), call.now
         )
-    except ComplaintError as exc:
-        _refuse(exc)
     return await _detail(call, path.id)
 
 
 @routes.route(
     "POST",
     "/complaints/{id}/resolve",
-    tag="complaints",
     access=COMPLAINT_STAFF,
     path_params=ById,
     body=ResolveIn,
@@ -315,10 +308,8 @@ async def resolve_complaint(call: Call, path: ById, body: ResolveIn) -> dict[str
     Who may: as for responding. 409 when it is already resolved or closed, or changed meanwhile.
     """
     notices = Notices.from_settings(call.settings)
-    try:
+    with _refusals():
         await handling.resolve(path.id, _staff(call), body.resolution, body.cause, notices, call.now)
-    except ComplaintError as exc:
-        _refuse(exc)
     return await _detail(call, path.id)
 
 
@@ -332,22 +323,24 @@ def _staff(call: Call) -> Staff:
 
 
 async def _detail(call: Call, complaint_id: int) -> dict[str, Any]:
-    try:
+    with _refusals():
         detail = await queries.complaint_detail(_staff(call), complaint_id, call.now)
-    except ComplaintError as exc:
-        _refuse(exc)
     return _detail_out(detail)
 
 
-def _refuse(exc: ComplaintError) -> NoReturn:
+@contextmanager
+def _refusals() -> Iterator[None]:
     """The services' refusals as the API's errors; nothing was changed."""
-    if isinstance(exc, ComplaintNotFound):
+    try:
+        yield
+    except ComplaintNotFound:
         raise NotFound("No such complaint.") from None
-    if isinstance(exc, NotAllowed):
+    except NotAllowed as exc:
         raise Forbidden(exc.message) from None
-    if isinstance(exc, InvalidInput):
+    except InvalidInput as exc:
         raise Invalid(exc.message, {exc.field: exc.message}) from None
-    raise Conflict(exc.message) from None  # invalid state, or changed meanwhile
+    except ComplaintError as exc:  # invalid state, or changed meanwhile
+        raise Conflict(exc.message) from None
 
 
 async def _figures_store(principal: Principal, requested: int | None) -> int | None:

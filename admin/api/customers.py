@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import Field
 
 from admin.api import rules
-from admin.api.errors import NotFound
 from admin.api.registry import Call, Reply, Routes
 from admin.api.schemas import (
     ById,
@@ -29,7 +28,7 @@ from bot.models import Vehicle
 from bot.models.audit import CustomerViewLog
 from bot.services import records
 
-routes = Routes()
+routes = Routes("customers")
 
 
 class CustomerIn(RequestModel):
@@ -66,16 +65,13 @@ class CustomerFilter(Paging):
 @routes.route(
     "GET",
     "/customers",
-    tag="customers",
     access=rules.VIEW_CUSTOMERS,
     query=CustomerFilter,
     response=Page[CustomerOut],
 )
 async def list_customers(call: Call, query: CustomerFilter) -> dict[str, Any]:
     """List customers."""
-    found = rules.customers(call.principal)
-    filters = query.model_dump(exclude_none=True, include={"store_id", "advisor_id", "phone"})
-    found = found.filter(**filters)
+    found = rules.customers(call.principal).filter(**query.lookups("plate", "name"))
     if query.plate is not None:
         found = found.filter(vehicles__plate=query.plate)
     if query.name:
@@ -86,7 +82,6 @@ async def list_customers(call: Call, query: CustomerFilter) -> dict[str, Any]:
 @routes.route(
     "GET",
     "/customers/{id}",
-    tag="customers",
     access=rules.VIEW_CUSTOMERS,
     path_params=ById,
     response=CustomerDetail,
@@ -98,9 +93,7 @@ async def get_customer(call: Call, path: ById) -> dict[str, Any]:
     auditable).
     """
     principal = call.principal
-    customer = await rules.customers(principal).get_or_none(id=path.id)
-    if customer is None:
-        raise NotFound("No such customer.")
+    customer = await rules.one(rules.customers(principal), path.id, "No such customer.")
     if principal.staff is not None:
         await CustomerViewLog.create(staff=principal.staff, customer=customer, at=call.now)
     vehicles = await Vehicle.filter(customer_id=customer.id).order_by("id")
@@ -110,7 +103,6 @@ async def get_customer(call: Call, path: ById) -> dict[str, Any]:
 @routes.route(
     "POST",
     "/customers",
-    tag="customers",
     access=rules.WRITE_RECORDS,
     body=CustomerIn,
     response=CustomerOut,

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import AliasPath, Field, StringConstraints
 
 from admin.api import rules
-from admin.api.errors import NotFound
 from admin.api.registry import Call, Reply, Routes
 from admin.api.schemas import (
     ById,
@@ -26,7 +25,7 @@ from admin.api.upserts import upsert_one
 from bot.models import InsurancePolicy
 from bot.services import records
 
-routes = Routes()
+routes = Routes("policies")
 
 PolicyNo = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
 
@@ -64,7 +63,6 @@ class PolicyFilter(Paging):
 @routes.route(
     "GET",
     "/policies",
-    tag="policies",
     access=rules.VIEW_CUSTOMERS,
     query=PolicyFilter,
     response=Page[PolicyOut],
@@ -86,23 +84,20 @@ async def list_policies(call: Call, query: PolicyFilter) -> dict[str, Any]:
 @routes.route(
     "GET",
     "/policies/{id}",
-    tag="policies",
     access=rules.VIEW_CUSTOMERS,
     path_params=ById,
     response=PolicyOut,
 )
 async def get_policy(call: Call, path: ById) -> InsurancePolicy:
     """Read an insurance policy."""
-    policy = await rules.policies(call.principal).select_related("vehicle").get_or_none(id=path.id)
-    if policy is None:
-        raise NotFound("No such policy.")
-    return policy
+    return await rules.one(
+        rules.policies(call.principal).select_related("vehicle"), path.id, "No such policy."
+    )
 
 
 @routes.route(
     "POST",
     "/policies",
-    tag="policies",
     access=rules.WRITE_RECORDS,
     body=PolicyIn,
     response=PolicyOut,

@@ -115,8 +115,10 @@ class Operation:
 
 @dataclass
 class Routes:
-    """One resource's endpoints; the package composes every module's `routes`."""
+    """One resource's endpoints, under its `tag` in the document; the package composes every
+    module's `routes`."""
 
+    tag: str
     operations: list[Operation] = field(default_factory=list)
 
     def route(
@@ -124,7 +126,6 @@ class Routes:
         method: str,
         path: str,
         *,
-        tag: str,
         access: Access | None,
         path_params: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
@@ -137,7 +138,7 @@ class Routes:
         """Declare an endpoint; `errors` adds statuses beyond those its inputs imply (409, 429)."""
 
         def register(handler: H) -> H:
-            operation = Operation(method, path, handler, tag, access, path_params, query, body, response)
+            operation = Operation(method, path, handler, self.tag, access, path_params, query, body, response)
             self.operations.append(replace(operation, statuses=statuses, csv=csv, extra_errors=errors))
             return handler
 

@@ -7,21 +7,28 @@ may do what). The DMS (API key) acts for the dealer group: every endpoint, every
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TypeVar
 
 from tortoise.expressions import Subquery
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from admin.access import (
     GRANTS,
     Permission,
     allows,
+    visible_appointments,
     visible_customers,
     visible_staff,
     visible_stores,
+    visible_work_orders,
 )
+from admin.api.errors import NotFound
 from admin.api.principal import Principal
 from admin.api.registry import Access
-from bot.models import Customer, InsurancePolicy, Role, Staff, Store, Vehicle
+from bot.models import Appointment, Customer, InsurancePolicy, Role, Staff, Store, Vehicle, WorkOrder
+
+M = TypeVar("M", bound=Model)
 
 
 def _label(roles: Collection[Role]) -> str:
@@ -73,3 +80,20 @@ def staff(p: Principal) -> QuerySet[Staff]:
 
 def stores(p: Principal) -> QuerySet[Store]:
     return Store.all() if p.staff is None else visible_stores(p.staff)
+
+
+def work_orders(p: Principal) -> QuerySet[WorkOrder]:
+    return WorkOrder.all() if p.staff is None else visible_work_orders(p.staff)
+
+
+def appointments(p: Principal) -> QuerySet[Appointment]:
+    return Appointment.all() if p.staff is None else visible_appointments(p.staff)
+
+
+async def one(visible: QuerySet[M], record_id: int, missing: str) -> M:
+    """The record with this id among those the caller sees; one they may not see is 404 with
+    `missing`, like one that does not exist, so that ids reveal nothing."""
+    record = await visible.get_or_none(id=record_id)
+    if record is None:
+        raise NotFound(missing)
+    return record

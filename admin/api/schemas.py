@@ -7,10 +7,12 @@ domain parser (parse_mobile, parse_plate) behind it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from bot.conversation.validators import PROVINCES, parse_mobile, parse_plate
@@ -86,6 +88,11 @@ class QueryModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    def lookups(self, *special: str) -> dict[str, Any]:
+        """The filters given that name a column: all but the paging and the `special` ones, which
+        the handler applies itself (a related record's field, a part of a name)."""
+        return self.model_dump(exclude_none=True, exclude={"limit", "offset", *special})
+
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -97,6 +104,7 @@ class Paging(QueryModel):
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 class Page(ResponseModel, Generic[T]):
@@ -106,14 +114,28 @@ class Page(ResponseModel, Generic[T]):
     offset: int
 
 
+def changes(body: BaseModel, clearable: Collection[str], *, exclude: Collection[str] = ()) -> dict[str, Any]:
+    """A PATCH body's changes: the fields sent, where null clears a `clearable` field and leaves
+    any other unchanged (as the change models' docs promise)."""
+    return {
+        name: value
+        for name, value in body.model_dump(exclude_unset=True, exclude=set(exclude)).items()
+        if value is not None or name in clearable
+    }
+
+
 class ById(QueryModel):
     id: QueryId
 
 
-async def paginate(query: QuerySet[Any], paging: Paging) -> dict[str, Any]:
-    """One page of `query` and the total, in the shape of Page."""
+async def paginate(
+    query: QuerySet[M], paging: Paging, present: Callable[[M], object] | None = None
+) -> dict[str, Any]:
+    """One page of `query` and the total, in the shape of Page; `present` shapes each record
+    that its response model cannot read as it is."""
+    items = await query.offset(paging.offset).limit(paging.limit)
     return {
-        "items": await query.offset(paging.offset).limit(paging.limit),
+        "items": items if present is None else [present(item) for item in items],
         "total": await query.count(),
         "limit": paging.limit,
         "offset": paging.offset,

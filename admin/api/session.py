@@ -15,7 +15,7 @@ from admin.api.schemas import PRINTABLE, RequestModel, ResponseModel
 from admin.api.staff import StaffOut
 from admin.auth import LoginOutcome, attempt_login
 
-routes = Routes()
+routes = Routes("auth")
 
 
 class Login(RequestModel):
@@ -38,7 +38,7 @@ class Me(ResponseModel):
     staff: StaffOut | None
 
 
-@routes.route("POST", "/auth/token", tag="auth", access=None, body=Login, response=Token, errors=(401, 429))
+@routes.route("POST", "/auth/token", access=None, body=Login, response=Token, errors=(401, 429))
 async def create_token(call: Call, body: Login) -> Token:
     """Log in with phone or username and password for a staff token.
 
@@ -55,7 +55,7 @@ async def create_token(call: Call, body: Login) -> Token:
     return Token(token=token, expires_at=expires_at, staff=StaffOut.model_validate(result.staff))
 
 
-@routes.route("DELETE", "/auth/token", tag="auth", access=rules.STAFF_TOKEN, statuses=(204,))
+@routes.route("DELETE", "/auth/token", access=rules.STAFF_TOKEN, statuses=(204,))
 async def delete_token(call: Call) -> Reply:
     """Log out: the staff token used for this request stops working."""
     if call.principal.token_id is not None:
@@ -63,7 +63,7 @@ async def delete_token(call: Call) -> Reply:
     return Reply(None, 204)
 
 
-@routes.route("GET", "/me", tag="auth", access=rules.ANYONE, response=Me)
+@routes.route("GET", "/me", access=rules.ANYONE, response=Me)
 async def who_am_i(call: Call) -> Me:
     """Who the credentials belong to: the DMS (API key) or a staff member."""
     staff = call.principal.staff

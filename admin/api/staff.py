@@ -6,10 +6,9 @@ import asyncio
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, computed_field
-from tortoise.exceptions import IntegrityError
 
 from admin.api import rules
-from admin.api.errors import Conflict, Invalid, NotFound
+from admin.api.errors import Conflict, Invalid
 from admin.api.registry import Call, Reply, Routes
 from admin.api.schemas import (
     ById,
@@ -21,12 +20,14 @@ from admin.api.schemas import (
     RequestModel,
     RequiredName,
     ResponseModel,
+    changes,
     paginate,
 )
+from admin.api.upserts import save_or_conflict
 from bot.models import Role, Staff, Store
 from bot.services.passwords import hash_password
 
-routes = Routes()
+routes = Routes("staff")
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
@@ -80,26 +81,21 @@ class StaffFilter(Paging):
     active: bool | None = None
 
 
-@routes.route(
-    "GET", "/staff", tag="staff", access=rules.VIEW_STAFF, query=StaffFilter, response=Page[StaffOut]
-)
+@routes.route("GET", "/staff", access=rules.VIEW_STAFF, query=StaffFilter, response=Page[StaffOut])
 async def list_staff(call: Call, query: StaffFilter) -> dict[str, Any]:
     """List staff members."""
-    found = rules.staff(call.principal)
-    filters = query.model_dump(exclude_none=True, exclude={"limit", "offset"})
-    return await paginate(found.filter(**filters).order_by("id"), query)
+    return await paginate(rules.staff(call.principal).filter(**query.lookups()).order_by("id"), query)
 
 
-@routes.route("GET", "/staff/{id}", tag="staff", access=rules.VIEW_STAFF, path_params=ById, response=StaffOut)
+@routes.route("GET", "/staff/{id}", access=rules.VIEW_STAFF, path_params=ById, response=StaffOut)
 async def get_staff(call: Call, path: ById) -> Staff:
     """Read a staff member."""
-    return await _visible(call, path.id)
+    return await rules.one(rules.staff(call.principal), path.id, "No such staff member.")
 
 
 @routes.route(
     "POST",
     "/staff",
-    tag="staff",
     access=rules.MANAGE_STAFF,
     body=StaffIn,
     response=StaffOut,
@@ -111,16 +107,13 @@ async def create_staff(call: Call, body: StaffIn) -> Reply:
     values = body.model_dump(exclude={"password"})
     await _check(values)
     staff = Staff(**values)
-    if body.password is not None:
-        staff.password_hash = await asyncio.to_thread(hash_password, body.password)
-    await _save(staff)
+    await _save(staff, body.password)
     return Reply(staff, 201)
 
 
 @routes.route(
     "PATCH",
     "/staff/{id}",
-    tag="staff",
     access=rules.MANAGE_STAFF,
     path_params=ById,
     body=StaffChange,
@@ -129,25 +122,11 @@ async def create_staff(call: Call, body: StaffIn) -> Reply:
 )
 async def change_staff(call: Call, path: ById, body: StaffChange) -> Staff:
     """Change a staff member: role, store, duty, deactivation, a new password."""
-    staff = await _visible(call, path.id)
-    nullable = {"store_id", "username"}
-    changes = {
-        name: value
-        for name, value in body.model_dump(exclude_unset=True, exclude={"password"}).items()
-        if value is not None or name in nullable
-    }
-    await _check({"role": staff.role, "store_id": staff.store_id, **changes}, staff.id)  # type: ignore[attr-defined]
-    staff.update_from_dict(changes)
-    if body.password is not None:
-        staff.password_hash = await asyncio.to_thread(hash_password, body.password)
-    await _save(staff)
-    return staff
-
-
-async def _visible(call: Call, staff_id: int) -> Staff:
-    staff = await rules.staff(call.principal).get_or_none(id=staff_id)
-    if staff is None:
-        raise NotFound("No such staff member.")
+    staff = await rules.one(rules.staff(call.principal), path.id, "No such staff member.")
+    changed = changes(body, clearable={"store_id", "username"}, exclude={"password"})
+    await _check({"role": staff.role, "store_id": staff.store_id, **changed}, staff.id)  # type: ignore[attr-defined]
+    staff.update_from_dict(changed)
+    await _save(staff, body.password)
     return staff
 
 
@@ -164,8 +143,9 @@ async def _check(values: dict[str, Any], staff_id: int | None = None) -> None:
             raise Conflict(f"Another staff member has this {name}.", {name: "already taken"})
 
 
-async def _save(staff: Staff) -> None:
-    try:
-        await staff.save()
-    except IntegrityError:  # taken by a concurrent request since _check
-        raise Conflict("Another staff member has this phone or username.") from None
+async def _save(staff: Staff, password: str | None) -> None:
+    """Save, with a new password's hash if one was sent; 409 if a concurrent request took the
+    phone or username since _check."""
+    if password is not None:
+        staff.password_hash = await asyncio.to_thread(hash_password, password)
+    await save_or_conflict(staff, "Another staff member has this phone or username.")

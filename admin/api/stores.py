@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
-from tortoise.exceptions import IntegrityError
 
 from admin.api import rules
-from admin.api.errors import Conflict, NotFound
 from admin.api.registry import Call, Reply, Routes
 from admin.api.schemas import (
     PRINTABLE,
@@ -20,11 +18,13 @@ from admin.api.schemas import (
     Paging,
     RequestModel,
     ResponseModel,
+    changes,
     paginate,
 )
+from admin.api.upserts import save_or_conflict
 from bot.models import Store
 
-routes = Routes()
+routes = Routes("stores")
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 StoreName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PRINTABLE)]
@@ -69,22 +69,21 @@ class StoreOut(ResponseModel):
     rescue_radius_km: float
 
 
-@routes.route("GET", "/stores", tag="stores", access=rules.ANYONE, query=Paging, response=Page[StoreOut])
+@routes.route("GET", "/stores", access=rules.ANYONE, query=Paging, response=Page[StoreOut])
 async def list_stores(call: Call, query: Paging) -> dict[str, Any]:
     """List stores."""
     return await paginate(rules.stores(call.principal).order_by("id"), query)
 
 
-@routes.route("GET", "/stores/{id}", tag="stores", access=rules.ANYONE, path_params=ById, response=StoreOut)
+@routes.route("GET", "/stores/{id}", access=rules.ANYONE, path_params=ById, response=StoreOut)
 async def get_store(call: Call, path: ById) -> Store:
     """Read a store."""
-    return await _visible(call, path.id)
+    return await rules.one(rules.stores(call.principal), path.id, "No such store.")
 
 
 @routes.route(
     "POST",
     "/stores",
-    tag="stores",
     access=rules.MANAGE_STORES,
     body=StoreIn,
     response=StoreOut,
@@ -93,17 +92,14 @@ async def get_store(call: Call, path: ById) -> Store:
 )
 async def create_store(call: Call, body: StoreIn) -> Reply:
     """Create a store; 409 if its code is taken."""
-    try:
-        store = await Store.create(**body.model_dump())
-    except IntegrityError:
-        raise Conflict("A store with this code exists.", {"code": "already taken"}) from None
+    store = Store(**body.model_dump())
+    await save_or_conflict(store, "A store with this code exists.", {"code": "already taken"})
     return Reply(store, 201)
 
 
 @routes.route(
     "PATCH",
     "/stores/{id}",
-    tag="stores",
     access=rules.MANAGE_STORES,
     path_params=ById,
     body=StoreChange,
@@ -112,23 +108,7 @@ async def create_store(call: Call, body: StoreIn) -> Reply:
 )
 async def change_store(call: Call, path: ById, body: StoreChange) -> Store:
     """Change a store's details."""
-    store = await _visible(call, path.id)
-    nullable = {"latitude", "longitude"}
-    changes = {
-        name: value
-        for name, value in body.model_dump(exclude_unset=True).items()
-        if value is not None or name in nullable
-    }
-    store.update_from_dict(changes)
-    try:
-        await store.save()
-    except IntegrityError:
-        raise Conflict("A store with this code exists.", {"code": "already taken"}) from None
-    return store
-
-
-async def _visible(call: Call, store_id: int) -> Store:
-    store = await rules.stores(call.principal).get_or_none(id=store_id)
-    if store is None:
-        raise NotFound("No such store.")
+    store = await rules.one(rules.stores(call.principal), path.id, "No such store.")
+    store.update_from_dict(changes(body, clearable={"latitude", "longitude"}))
+    await save_or_conflict(store, "A store with this code exists.", {"code": "already taken"})
     return store

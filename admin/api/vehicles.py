@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import Field
 
 from admin.api import rules
-from admin.api.errors import NotFound
 from admin.api.registry import Call, Reply, Routes
 from admin.api.schemas import (
     ById,
@@ -30,7 +29,7 @@ from admin.api.upserts import upsert_one
 from bot.models import Vehicle
 from bot.services import records
 
-routes = Routes()
+routes = Routes("vehicles")
 
 
 class VehicleIn(RequestModel):
@@ -76,15 +75,13 @@ class VehicleFilter(Paging):
 @routes.route(
     "GET",
     "/vehicles",
-    tag="vehicles",
     access=rules.VIEW_CUSTOMERS,
     query=VehicleFilter,
     response=Page[VehicleOut],
 )
 async def list_vehicles(call: Call, query: VehicleFilter) -> dict[str, Any]:
     """List vehicles."""
-    filters = query.model_dump(exclude_none=True, exclude={"limit", "offset", "phone"})
-    found = rules.vehicles(call.principal).filter(**filters)
+    found = rules.vehicles(call.principal).filter(**query.lookups("phone"))
     if query.phone is not None:
         found = found.filter(customer__phone=query.phone)
     return await paginate(found.order_by("id"), query)
@@ -93,23 +90,18 @@ async def list_vehicles(call: Call, query: VehicleFilter) -> dict[str, Any]:
 @routes.route(
     "GET",
     "/vehicles/{id}",
-    tag="vehicles",
     access=rules.VIEW_CUSTOMERS,
     path_params=ById,
     response=VehicleOut,
 )
 async def get_vehicle(call: Call, path: ById) -> Vehicle:
     """Read a vehicle."""
-    vehicle = await rules.vehicles(call.principal).get_or_none(id=path.id)
-    if vehicle is None:
-        raise NotFound("No such vehicle.")
-    return vehicle
+    return await rules.one(rules.vehicles(call.principal), path.id, "No such vehicle.")
 
 
 @routes.route(
     "POST",
     "/vehicles",
-    tag="vehicles",
     access=rules.WRITE_RECORDS,
     body=VehicleIn,
     response=VehicleOut,

@@ -9,16 +9,17 @@ with its author: the DMS for an API key, the staff member for a staff token.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
-from tortoise.queryset import QuerySet
 
-from admin.access import Permission, visible_work_orders
+from admin.access import Permission
 from admin.api import rules
-from admin.api.errors import ApiError, Conflict, Invalid, NotFound
+from admin.api.errors import Conflict, Invalid, NotFound
 from admin.api.principal import Principal
 from admin.api.registry import Call, Reply, Routes
 from admin.api.schemas import (
@@ -56,7 +57,7 @@ from bot.services.workorders.errors import (
 )
 from bot.services.workorders.orders import DMS, Author, allowed_next
 
-routes = Routes()
+routes = Routes("work orders")
 
 VIEW = rules.permitted(Permission.VIEW_WORKSHOP)
 HANDLE = rules.permitted(Permission.HANDLE_WORKSHOP)
@@ -207,10 +208,6 @@ class WorkOrderFilter(Paging):
     open: bool | None = Field(None, description="true: not yet delivered; false: delivered.")
 
 
-def _orders(principal: Principal) -> QuerySet[WorkOrder]:
-    return WorkOrder.all() if principal.staff is None else visible_work_orders(principal.staff)
-
-
 def _author(principal: Principal) -> Author:
     return DMS if principal.staff is None else Author.staff(principal.staff.id)
 
@@ -219,13 +216,17 @@ def _notifier(call: Call) -> Notifier:
     return Notifier.from_settings(call.settings)
 
 
-def _refused(exc: WorkOrderError, field: str) -> ApiError:
-    """The service's refusal as an API error, with its own message."""
-    if isinstance(exc, WorkOrderNotFound | VehicleNotFound):
-        return NotFound(str(exc))
-    if isinstance(exc, InvalidStageChange | InvalidValue):
-        return Invalid(str(exc), {field: str(exc)})
-    return Conflict(str(exc))  # in the workshop already, number or invoice taken, delivered
+@contextmanager
+def _refusals(field: str) -> Iterator[None]:
+    """The service's refusals as API errors, with its own message; `field` is the input blamed."""
+    try:
+        yield
+    except (WorkOrderNotFound, VehicleNotFound) as exc:
+        raise NotFound(str(exc)) from None
+    except (InvalidStageChange, InvalidValue) as exc:
+        raise Invalid(str(exc), {field: str(exc)}) from None
+    except WorkOrderError as exc:  # in the workshop already, number or invoice taken, delivered
+        raise Conflict(str(exc)) from None
 
 
 def _moment(value: datetime | None, field: str, *, not_before: datetime | None = None) -> None:
@@ -238,10 +239,7 @@ def _moment(value: datetime | None, field: str, *, not_before: datetime | None =
 
 
 async def _order(call: Call, order_id: int) -> WorkOrder:
-    order = await _orders(call.principal).get_or_none(id=order_id)
-    if order is None:
-        raise NotFound("No such work order.")
-    return order
+    return await rules.one(rules.work_orders(call.principal), order_id, "No such work order.")
 
 
 async def _detail(order_id: int) -> dict[str, Any]:
@@ -274,7 +272,6 @@ def _item_out(item: ExtraItem) -> dict[str, Any]:
 @routes.route(
     "POST",
     "/work-orders",
-    tag="work orders",
     access=HANDLE,
     body=WorkOrderIn,
     response=WorkOrderDetail,
@@ -299,7 +296,7 @@ async def create_work_order(call: Call, body: WorkOrderIn) -> Reply:
     ):
         raise Invalid("No such active advisor.", {"advisor_id": "no such active advisor"})
     _moment(body.eta, "eta", not_before=call.now)
-    try:
+    with _refusals("plate"):
         opened = await orders.open_for_plate(
             body.plate,
             author=_author(principal),
@@ -311,30 +308,21 @@ async def create_work_order(call: Call, body: WorkOrderIn) -> Reply:
             eta=body.eta,
             mileage_km=body.mileage_km,
         )
-    except WorkOrderError as exc:
-        raise _refused(exc, "plate") from None
     return Reply(await _detail(opened.order.id), 201 if opened.created else 200)
 
 
-@routes.route(
-    "GET", "/work-orders", tag="work orders", access=VIEW, query=WorkOrderFilter, response=Page[WorkOrderOut]
-)
+@routes.route("GET", "/work-orders", access=VIEW, query=WorkOrderFilter, response=Page[WorkOrderOut])
 async def list_work_orders(call: Call, query: WorkOrderFilter) -> dict[str, Any]:
     """List work orders, newest first."""
-    found = _orders(call.principal).filter(
-        **query.model_dump(exclude_none=True, include={"store_id", "advisor_id", "stage"})
-    )
+    found = rules.work_orders(call.principal).filter(**query.lookups("plate", "open"))
     if query.plate is not None:
         found = found.filter(vehicle__plate=query.plate)
     if query.open is not None:
         found = found.filter(closed_at__isnull=query.open)
-    page = await paginate(found.order_by("-opened_at", "-id").prefetch_related("vehicle"), query)
-    return {**page, "items": [_out(order) for order in page["items"]]}
+    return await paginate(found.order_by("-opened_at", "-id").prefetch_related("vehicle"), query, _out)
 
 
-@routes.route(
-    "GET", "/work-orders/{id}", tag="work orders", access=VIEW, path_params=ById, response=WorkOrderDetail
-)
+@routes.route("GET", "/work-orders/{id}", access=VIEW, path_params=ById, response=WorkOrderDetail)
 async def get_work_order(call: Call, path: ById) -> dict[str, Any]:
     """Read a work order with its stage timeline, 增项 (with the customer's answers) and settlement."""
     return await _detail((await _order(call, path.id)).id)
@@ -343,7 +331,6 @@ async def get_work_order(call: Call, path: ById) -> dict[str, Any]:
 @routes.route(
     "POST",
     "/work-orders/{id}/stage",
-    tag="work orders",
     access=HANDLE,
     path_params=ById,
     body=StageIn,
@@ -361,7 +348,7 @@ async def change_work_order_stage(call: Call, path: ById, body: StageIn) -> dict
     _moment(body.at, "at", not_before=order.stage_since)
     if body.at is not None and body.at > call.now:
         raise Invalid("The time is in the future.", {"at": "must not be in the future"})
-    try:
+    with _refusals("stage"):
         await orders.change_stage(
             order.id,
             body.stage,
@@ -369,15 +356,12 @@ async def change_work_order_stage(call: Call, path: ById, body: StageIn) -> dict
             now=body.at or call.now,
             notifier=_notifier(call),
         )
-    except WorkOrderError as exc:
-        raise _refused(exc, "stage") from None
     return await _detail(order.id)
 
 
 @routes.route(
     "POST",
     "/work-orders/{id}/eta",
-    tag="work orders",
     access=HANDLE,
     path_params=ById,
     body=EtaIn,
@@ -391,17 +375,14 @@ async def set_work_order_eta(call: Call, path: ById, body: EtaIn) -> dict[str, A
     """
     order = await _order(call, path.id)
     _moment(body.eta, "eta", not_before=order.opened_at)
-    try:
+    with _refusals("eta"):
         await orders.set_eta(order.id, body.eta)
-    except WorkOrderError as exc:
-        raise _refused(exc, "eta") from None
     return await _detail(order.id)
 
 
 @routes.route(
     "POST",
     "/work-orders/{id}/extra-items",
-    tag="work orders",
     access=HANDLE,
     path_params=ById,
     body=ExtraItemIn,
@@ -419,7 +400,7 @@ async def add_work_order_extra_item(call: Call, path: ById, body: ExtraItemIn) -
     again = body.external_ref is not None and await ExtraItem.exists(
         work_order_id=order.id, external_ref=body.external_ref
     )
-    try:
+    with _refusals("description"):
         item = await extras.add_extra_item(
             order.id,
             description=body.description,
@@ -430,15 +411,12 @@ async def add_work_order_extra_item(call: Call, path: ById, body: ExtraItemIn) -
             notifier=_notifier(call),
             external_ref=body.external_ref,
         )
-    except WorkOrderError as exc:
-        raise _refused(exc, "description") from None
     return Reply(_item_out(item), 200 if again else 201)
 
 
 @routes.route(
     "POST",
     "/work-orders/{id}/settlement",
-    tag="work orders",
     access=SETTLE,
     path_params=ById,
     body=SettlementIn,
@@ -455,7 +433,7 @@ async def settle_work_order(call: Call, path: ById, body: SettlementIn) -> Reply
     order was settled with another invoice.
     """
     order = await _order(call, path.id)
-    try:
+    with _refusals("invoice_no"):
         settled = await settlement.settle(
             order.id,
             invoice_no=body.invoice_no,
@@ -464,6 +442,4 @@ async def settle_work_order(call: Call, path: ById, body: SettlementIn) -> Reply
             tz=call.settings.tz,
             mileage_km=body.mileage_km,
         )
-    except WorkOrderError as exc:
-        raise _refused(exc, "invoice_no") from None
     return Reply(settled.settlement, 201 if settled.created else 200)
