@@ -117,7 +117,7 @@ def _conversation(extra_routers: tuple[Router, ...]):  # type: ignore[no-untyped
             settings=settings, clock=clock, texts=Texts(settings.templates_dir), wechat=app[WECHAT]
         )
         engine = Engine(build_routes(*extra_routers), state.flows, state.locks, services)
-        late = LateReplies(settings, clock, app[WECHAT])
+        late = LateReplies(settings, clock, app[WECHAT], services.texts)
         app[ENGINE], app[LATE_REPLIES] = engine, late
         app[ENDPOINT] = Endpoint(settings, clock, engine, state.replies, late)
         yield

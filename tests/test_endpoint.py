@@ -416,6 +416,30 @@ async def test_overrunning_handler_gets_success_in_time_and_its_reply_goes_out_o
     assert after[("bot_late_replies_total", ())] - before.get(("bot_late_replies_total", ()), 0) == 1
 
 
+async def test_handler_failing_after_the_window_still_answers_the_customer(make_bot: MakeBot) -> None:
+    overran = asyncio.Event()
+    router = Router("failing-late")
+
+    @router.start(flow="failing", keywords=("fail late",))
+    async def fail_late(ctx: Context) -> Reply:
+        await overran.wait()  # released once WeChat has had its `success`
+        raise RuntimeError("the DMS went away")
+
+    bot = await make_bot(extra_routers=(router,), reply_budget_seconds=0.2)
+    user = bot.user("o-unlucky")
+
+    answer = await user.text("fail late", msg_id=990002)
+    overran.set()
+
+    def sent() -> list[str]:
+        return [m.payload["text"]["content"] for m in bot.wechat.state.messages if m.openid == "o-unlucky"]
+
+    assert answer.body == b"success"
+    await poll(sent, 5, "the apology to reach the fake WeChat")
+    await bot.app[LATE_REPLIES].wait_idle()
+    assert sent() == [bot.app[ENGINE].services.texts.render("common/error")]
+
+
 # --- metrics --------------------------------------------------------------------------------------
 
 

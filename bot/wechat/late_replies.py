@@ -2,7 +2,8 @@
 
 The overrunning handler keeps running; when it finishes, its reply becomes an outbox row (keyed
 by the message, so it is queued once) and a drain is started at once so the customer does not
-wait for the next scheduled run.
+wait for the next scheduled run. A handler that fails after the window gets the customer the
+same apology an in-time failure gets, never silence.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from bot.clock import Clock
 from bot.conversation.messages import Incoming
 from bot.conversation.replies import Reply, TextReply
+from bot.conversation.texts import Texts
 from bot.models import MessageCategory
 from bot.services import outbox
 from bot.settings import Settings
@@ -22,8 +24,9 @@ log = logging.getLogger(__name__)
 
 
 class LateReplies:
-    def __init__(self, settings: Settings, clock: Clock, wechat: WeChatClient) -> None:
+    def __init__(self, settings: Settings, clock: Clock, wechat: WeChatClient, texts: Texts) -> None:
         self._settings = settings
+        self._texts = texts
         self._clock = clock
         self._wechat = wechat
         self._tasks: set[asyncio.Task[None]] = set()
@@ -36,7 +39,7 @@ class LateReplies:
             reply = await handling
         except Exception:
             log.exception("late handler failed", extra={"key": incoming.key})
-            return
+            reply = TextReply(self._texts.render("common/error"))
         if not isinstance(reply, TextReply):
             return
         await outbox.enqueue(
