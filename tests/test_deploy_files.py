@@ -145,8 +145,11 @@ def test_nginx_balances_the_public_paths_over_the_web_replicas() -> None:
 
     assert re.search(r"upstream bot_web\s*\{[^}]*server web:8080", text)
     assert re.search(r"listen 80;", text) and re.search(r"client_max_body_size \d+[km];", text)
-    for path in ("/wechat", "/admin", "/api/", "/static/"):
+    for path in ("/admin", "/api/", "/static/"):
         assert "proxy_pass http://bot_web;" in locations[path], path
+    # one customer's messages reach one replica, in the order WeChat sent them
+    assert re.search(r"upstream bot_wechat\s*\{\s*hash \$arg_openid consistent;[^}]*server web:8080", text)
+    assert "proxy_pass http://bot_wechat;" in locations["/wechat"]
     assert "proxy_pass" not in locations["/"]  # /metrics and anything unknown stay inside
 
 
