@@ -21,7 +21,6 @@ from bot.clock import Clock, SystemClock
 from bot.conversation.context import Services
 from bot.conversation.dedup import MemoryReplyCache, RedisReplyCache, ReplyCache
 from bot.conversation.engine import Engine
-from bot.conversation.locks import CustomerLock, MemoryCustomerLock, RedisCustomerLock
 from bot.conversation.router import Router
 from bot.conversation.storage import FlowStorage, MemoryFlowStorage, RedisFlowStorage
 from bot.conversation.texts import Texts
@@ -49,17 +48,15 @@ class SharedState:
     """Where per-customer state lives: Redis when configured, else this process's memory."""
 
     flows: FlowStorage
-    locks: CustomerLock
     replies: ReplyCache
     tokens: TokenCache
 
     @classmethod
     def for_redis(cls, redis: Redis | None, appid: str) -> SharedState:
         if redis is None:
-            return cls(MemoryFlowStorage(), MemoryCustomerLock(), MemoryReplyCache(), MemoryTokenCache())
+            return cls(MemoryFlowStorage(), MemoryReplyCache(), MemoryTokenCache())
         return cls(
             RedisFlowStorage(redis),
-            RedisCustomerLock(redis),
             RedisReplyCache(redis),
             RedisTokenCache(redis, key=f"wechat:{appid}:access_token"),
         )
@@ -116,7 +113,7 @@ def _conversation(extra_routers: tuple[Router, ...]):  # type: ignore[no-untyped
         services = Services(
             settings=settings, clock=clock, texts=Texts(settings.templates_dir), wechat=app[WECHAT]
         )
-        engine = Engine(build_routes(*extra_routers), state.flows, state.locks, services)
+        engine = Engine(build_routes(*extra_routers), state.flows, services)
         late = LateReplies(settings, clock, app[WECHAT], services.texts)
         app[ENGINE], app[LATE_REPLIES] = engine, late
         app[ENDPOINT] = Endpoint(settings, clock, engine, state.replies, late)

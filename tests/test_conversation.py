@@ -11,16 +11,23 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
 from bot.app import ENGINE, REDIS
 from bot.conversation.context import Context
-from bot.conversation.locks import CustomerLock
 from bot.conversation.messages import Kind
 from bot.conversation.replies import Reply, TextReply
 from bot.conversation.router import Router
-from bot.conversation.storage import FLOW_TTL_SECONDS, FlowState, KeyBuilder, MemoryFlowStorage
+from bot.conversation.storage import (
+    FLOW_TTL_SECONDS,
+    FlowState,
+    FlowStorage,
+    Held,
+    KeyBuilder,
+    MemoryFlowStorage,
+)
 from bot.models import Follower, InboundMessage
 from bot.wechat.simulator import WeChatUser
 from tests import factories
@@ -99,19 +106,22 @@ def kinds_router() -> Router:
     return router
 
 
-class WatchedLock:
-    """The engine's customer lock, counting who waits for it (to know a message has queued)."""
+class WatchedFlows:
+    """The engine's flow storage, counting who waits to hold a flow (to know a message has queued)."""
 
-    def __init__(self, inner: CustomerLock) -> None:
+    def __init__(self, inner: FlowStorage) -> None:
         self._inner = inner
         self.waiting: Counter[str] = Counter()
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
     @asynccontextmanager
-    async def __call__(self, openid: str) -> AsyncIterator[None]:
+    async def hold(self, openid: str) -> AsyncIterator[Held]:
         self.waiting[openid] += 1
-        async with self._inner(openid):
+        async with self._inner.hold(openid) as held:
             self.waiting[openid] -= 1
-            yield
+            yield held
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -147,7 +157,7 @@ async def test_one_customers_messages_are_handled_in_order_without_holding_up_ot
     first_started, release = asyncio.Event(), asyncio.Event()
     bot = await make_bot(extra_routers=(ordering_router(first_started, release),))
     engine = bot.app[ENGINE]
-    engine.lock = lock = WatchedLock(engine.lock)
+    engine.storage = lock = WatchedFlows(engine.storage)  # type: ignore[assignment]
     user, other = bot.user("o-quick"), bot.user("o-other")
     await user.click("ORDER")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import pytest
@@ -22,17 +23,13 @@ from bot.conversation.dedup import (
     RedisReplyCache,
     ReplyCache,
 )
-from bot.conversation.locks import (
-    LOCK_TIMEOUT_SECONDS,
-    CustomerLock,
-    MemoryCustomerLock,
-    RedisCustomerLock,
-)
 from bot.conversation.storage import (
     EXPIRED_HINT_TTL_SECONDS,
     FLOW_TTL_SECONDS,
+    LOCK_TIMEOUT_SECONDS,
     FlowState,
     FlowStorage,
+    Held,
     KeyBuilder,
     MemoryFlowStorage,
     RedisFlowStorage,
@@ -62,7 +59,6 @@ class ManualMonotonic:
 class StateBackend:
     flows: FlowStorage
     replies: ReplyCache
-    lock: CustomerLock
     advance: Callable[[float], Awaitable[None]]  # let this many seconds pass
 
 
@@ -73,7 +69,7 @@ async def memory_backend() -> StateBackend:
     async def advance(seconds: float) -> None:
         clock.now += seconds
 
-    return StateBackend(MemoryFlowStorage(clock), MemoryReplyCache(clock), MemoryCustomerLock(), advance)
+    return StateBackend(MemoryFlowStorage(clock), MemoryReplyCache(clock), advance)
 
 
 @pytest_asyncio.fixture
@@ -104,7 +100,6 @@ async def redis_backend(redis_client: Redis, keys: KeyBuilder) -> AsyncIterator[
     yield StateBackend(
         RedisFlowStorage(redis_client, keys),
         RedisReplyCache(redis_client, keys),
-        RedisCustomerLock(redis_client, keys),
         advance,
     )
     stale = [key async for key in redis_client.scan_iter(f"{keys.prefix}:*")]
@@ -211,7 +206,43 @@ class TestStateBackend:
         await state.advance(CLAIM_TTL_SECONDS)
         assert await state.replies.claim("msg-1")
 
-    # --- customer lock --------------------------------------------------------------------------
+    # --- holding a customer's flow ---------------------------------------------------------------
+
+    async def test_hold_reads_the_flow_and_keeps_what_the_handler_left(self, state: StateBackend) -> None:
+        await state.flows.set("o-1", BINDING)
+
+        async with state.flows.hold("o-1") as held:
+            assert held.flow == BINDING
+            held.flow = BINDING.at("plate", phone="13900000000")
+        async with state.flows.hold("o-2") as held:
+            assert held.flow is None
+            held.flow = FlowState("advisor", "start")
+
+        assert await state.flows.get("o-1") == BINDING.at("plate", phone="13900000000")
+        assert await state.flows.get("o-2") == FlowState("advisor", "start")
+
+    async def test_a_flow_ended_in_a_hold_is_cleared_with_its_expiry_hint(self, state: StateBackend) -> None:
+        await state.flows.set("o-1", BINDING)
+
+        async with state.flows.hold("o-1") as held:
+            held.flow = None
+        await state.advance(FLOW_TTL_SECONDS + 1)
+
+        assert await state.flows.get("o-1") is None
+        assert await state.flows.expired_flow("o-1") is None
+
+    async def test_a_hold_that_raises_changes_nothing(self, state: StateBackend) -> None:
+        await state.flows.set("o-1", BINDING)
+
+        with pytest.raises(RuntimeError):
+            async with state.flows.hold("o-1") as held:
+                held.flow = None
+                raise RuntimeError("handler failed")
+
+        assert await state.flows.get("o-1") == BINDING
+        async with asyncio.timeout(2), state.flows.hold("o-1"):
+            pass  # and the hold was given back
+
 
     async def test_lock_lets_one_customers_messages_through_in_arrival_order(
         self, state: StateBackend
@@ -219,11 +250,11 @@ class TestStateBackend:
         order: list[int] = []
 
         async def message(n: int) -> None:
-            async with state.lock("o-1"):
+            async with state.flows.hold("o-1"):
                 order.append(n)
                 await asyncio.sleep(0.002)  # a little work while holding the lock
 
-        async with state.lock("o-1"):
+        async with state.flows.hold("o-1"):
             queued = [asyncio.create_task(message(n)) for n in range(8)]
             await asyncio.sleep(0)  # they all start and queue behind the holder
         await asyncio.gather(*queued)
@@ -231,27 +262,27 @@ class TestStateBackend:
         assert order == list(range(8))
 
     async def test_a_holder_that_outlives_the_lock_timeout_still_finishes(self, state: StateBackend) -> None:
-        async with state.lock("o-1"):
+        async with state.flows.hold("o-1"):
             await state.advance(LOCK_TIMEOUT_SECONDS + 1)  # a very slow handler
 
-        async with asyncio.timeout(2), state.lock("o-1"):
+        async with asyncio.timeout(2), state.flows.hold("o-1"):
             pass  # and the customer's next message is not stuck
 
     async def test_lock_does_not_hold_up_other_customers(self, state: StateBackend) -> None:
-        async with state.lock("o-1"):
+        async with state.flows.hold("o-1"):
             async with asyncio.timeout(2):
-                async with state.lock("o-2"):
+                async with state.flows.hold("o-2"):
                     pass
 
 
 async def test_redis_lock_excludes_across_processes(redis_server: str, keys: KeyBuilder) -> None:
-    """Two RedisCustomerLock instances on their own connections stand in for two bot processes."""
+    """Two RedisFlowStorage instances on their own connections stand in for two bot processes."""
     first, second = Redis.from_url(redis_server), Redis.from_url(redis_server)
     try:
-        locks = [RedisCustomerLock(first, keys), RedisCustomerLock(second, keys)]
+        locks = [RedisFlowStorage(first, keys).hold, RedisFlowStorage(second, keys).hold]
         inside, most_inside = 0, 0
 
-        async def message(lock: CustomerLock) -> None:
+        async def message(lock: Callable[[str], AbstractAsyncContextManager[Held]]) -> None:
             nonlocal inside, most_inside
             async with lock("o-1"):
                 inside += 1

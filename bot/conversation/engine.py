@@ -1,5 +1,5 @@
-"""Handles one message: lock the customer, log the message and load its sender (`Arrivals`),
-route it, keep the flow state.
+"""Handles one message: hold the customer's flow, log the message and load its sender
+(`Arrivals`), route it, keep the new flow state.
 
 Routing order: a menu click always starts its flow (a rescue is never blocked by a half-done
 booking); 取消/退出 leave any flow; otherwise the waiting step answers what the customer wrote
@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 
 from bot.conversation.context import Context, Services
-from bot.conversation.locks import CustomerLock
 from bot.conversation.messages import Incoming, Kind
 from bot.conversation.replies import NoReply, Reply, TransferReply
 from bot.conversation.router import Routes
@@ -27,24 +26,18 @@ MAX_FAILURES = 3
 
 
 class Engine:
-    def __init__(self, routes: Routes, storage: FlowStorage, lock: CustomerLock, services: Services) -> None:
+    def __init__(self, routes: Routes, storage: FlowStorage, services: Services) -> None:
         self.routes = routes
         self.storage = storage
-        self.lock = lock
         self.services = services
         self.arrivals = Arrivals(services.clock)
 
     async def handle(self, message: Incoming) -> Reply:
-        async with self.lock(message.openid):
+        async with self.storage.hold(message.openid) as held:
             follower = await self.arrivals.admit(message)
-            flow = await self.storage.get(message.openid)
-            ctx = Context(message, follower, flow, self.services)
+            ctx = Context(message, follower, held.flow, self.services)
             reply = await self._dispatch(ctx)
-            if ctx.flow != flow:
-                if ctx.flow is None:
-                    await self.storage.clear(message.openid)
-                else:
-                    await self.storage.set(message.openid, ctx.flow)
+            held.flow = ctx.flow
             return reply
 
     async def _dispatch(self, ctx: Context) -> Reply:

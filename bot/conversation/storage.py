@@ -1,21 +1,35 @@
 """Per-customer flow state behind a narrow interface, in process memory or in Redis.
 
+A message is handled while its customer's flow is *held*: one message per customer at a time,
+in arrival order, other customers going on meanwhile. The hold is taken before the state is
+read (aiogram's issue #1317 is the race this prevents). In one process a FIFO `asyncio.Lock`
+per customer does it; with Redis a lock key per customer extends it to every bot instance, and
+taking the lock returns the state while giving it back saves the new state: one round trip
+each way.
+
 State lives 30 minutes after the customer's last answer. A short-lived marker outlives it, so a
 customer who comes back to an expired flow can be told so instead of being misunderstood.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from bot.conversation.locks import LocalLocks
+
 FLOW_TTL_SECONDS = 30 * 60
 EXPIRED_HINT_TTL_SECONDS = 24 * 60 * 60
+LOCK_TIMEOUT_SECONDS = 30.0
+LOCK_POLL_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,26 @@ class KeyBuilder:
         return f"{self.prefix}:{kind}:{openid}"
 
 
+class Held:
+    """A customer's flow while one of their messages is handled; `flow` at the end is kept."""
+
+    def __init__(self, flow: FlowState | None) -> None:
+        self.loaded = self.flow = flow
+
+    @property
+    def changed(self) -> bool:
+        return self.flow != self.loaded
+
+
+class CustomerBusy(RuntimeError):
+    """Another instance held the customer's flow for the whole lock timeout."""
+
+
 class FlowStorage(Protocol):
+    def hold(self, openid: str) -> AbstractAsyncContextManager[Held]:
+        """The customer's flow, theirs alone until the block ends; saved unless the block raised."""
+        ...
+
     async def get(self, openid: str) -> FlowState | None: ...
 
     async def set(self, openid: str, state: FlowState) -> None: ...
@@ -70,6 +103,15 @@ class MemoryFlowStorage:
         self._monotonic = monotonic
         self._states: dict[str, tuple[float, FlowState]] = {}
         self._hints: dict[str, tuple[float, str]] = {}
+        self._locks = LocalLocks()
+
+    @asynccontextmanager
+    async def hold(self, openid: str) -> AsyncIterator[Held]:
+        async with self._locks.hold(openid):
+            held = Held(await self.get(openid))
+            yield held
+            if held.changed:
+                await (self.set(openid, held.flow) if held.flow else self.clear(openid))
 
     async def get(self, openid: str) -> FlowState | None:
         entry = self._states.get(openid)
@@ -99,6 +141,26 @@ class MemoryFlowStorage:
         return hint[1]
 
 
+# KEYS: lock, flow. ARGV: token, lock timeout (ms). {1, state or false} when taken, else {0}.
+TAKE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2])}
+end
+return {0}
+"""
+# KEYS: lock, flow, hint. ARGV: token, 'keep'|'set'|'clear', state, flow name, TTLs. The state is
+# saved even when the lock timed out meanwhile (the handler's work is done); the lock is only
+# deleted while it is still this holder's.
+GIVE_BACK = """
+if ARGV[2] == 'set' then
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[5])
+  redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[6])
+elseif ARGV[2] == 'clear' then
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
 # The hint is taken only when the flow itself is gone: one round trip instead of two.
 POP_EXPIRED_HINT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -111,6 +173,35 @@ class RedisFlowStorage:
         self._redis = redis
         self._keys = keys or KeyBuilder()
         self._pop_expired_hint = redis.register_script(POP_EXPIRED_HINT)
+        self._take = redis.register_script(TAKE)
+        self._give_back = redis.register_script(GIVE_BACK)
+        self._locks = LocalLocks()
+
+    @asynccontextmanager
+    async def hold(self, openid: str) -> AsyncIterator[Held]:
+        """Local FIFO first (arrival order within this instance), then the shared lock."""
+        lock, flow, hint = (self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint"))
+        token = secrets.token_hex(16)
+        async with self._locks.hold(openid):
+            held = Held(await self._take_when_free(lock, flow, token))
+            try:
+                yield held
+            except BaseException:
+                held.flow = held.loaded  # a failed handler changes nothing
+                raise
+            finally:
+                await self._give_back(keys=[lock, flow, hint], args=_saving(token, held))
+
+    async def _take_when_free(self, lock: str, flow: str, token: str) -> FlowState | None:
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        timeout_ms = int(LOCK_TIMEOUT_SECONDS * 1000)
+        while True:
+            taken, *state = await self._take(keys=[lock, flow], args=[token, timeout_ms])
+            if taken:
+                return FlowState.from_json(state[0]) if state[0] else None
+            if time.monotonic() >= deadline:
+                raise CustomerBusy(lock)
+            await asyncio.sleep(LOCK_POLL_SECONDS)
 
     async def get(self, openid: str) -> FlowState | None:
         raw = await self._redis.get(self._keys("flow", openid))
@@ -129,3 +220,12 @@ class RedisFlowStorage:
         keys = [self._keys("flow", openid), self._keys("flow-hint", openid)]
         hint = await self._pop_expired_hint(keys=keys)
         return hint.decode() if isinstance(hint, bytes) else hint
+
+
+def _saving(token: str, held: Held) -> list[str | int]:
+    """GIVE_BACK's arguments for what the handler left in `held`."""
+    if not held.changed:
+        return [token, "keep", "", "", 0, 0]
+    if held.flow is None:
+        return [token, "clear", "", "", 0, 0]
+    return [token, "set", held.flow.to_json(), held.flow.flow, FLOW_TTL_SECONDS, EXPIRED_HINT_TTL_SECONDS]
