@@ -29,7 +29,8 @@ class Permission(StrEnum):
     MANAGE_STAFF = "manage_staff"  # create, edit, reset passwords, WeChat binding
     TOGGLE_DUTY = "toggle_duty"
     MANAGE_STORES = "manage_stores"
-    EDIT_DMS_RECORDS = "edit_dms_records"  # customers, vehicles, policies by hand or import
+    EDIT_DMS_RECORDS = "edit_dms_records"  # customers, vehicles, policies by hand or by the API
+    IMPORT_DMS_FILES = "import_dms_files"  # the import page; a store's staff only their store's rows
     EXPORT_LISTS = "export_lists"
     VIEW_WORKSHOP = "view_workshop"  # appointments and work orders, scoped by visible_work_orders & co.
     HANDLE_WORKSHOP = "handle_workshop"  # arrivals, no-shows, stages, ETA, 增项
@@ -47,6 +48,7 @@ GRANTS: Mapping[Permission, frozenset[Role]] = {
     Permission.TOGGLE_DUTY: MANAGERS | {Role.ADMIN},
     Permission.MANAGE_STORES: frozenset({Role.ADMIN}),
     Permission.EDIT_DMS_RECORDS: frozenset({Role.ADMIN}),
+    Permission.IMPORT_DMS_FILES: MANAGERS | {Role.GM, Role.ADMIN},
     Permission.EXPORT_LISTS: MANAGERS | {Role.GM, Role.ADMIN},
     Permission.VIEW_WORKSHOP: MANAGERS | {Role.ADVISOR, Role.GM, Role.ADMIN},
     Permission.HANDLE_WORKSHOP: MANAGERS | {Role.ADVISOR, Role.ADMIN},

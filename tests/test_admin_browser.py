@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"]
 
 STORE_STAFF_NAV = ["工作台", "客户"]
 ADVISOR_NAV = [*STORE_STAFF_NAV, "投诉", "预约", "工单"]
-MANAGER_NAV = [*ADVISOR_NAV, "员工", "数据导出", "预约设置"]
+MANAGER_NAV = [*ADVISOR_NAV, "员工", "数据导入", "数据导出", "预约设置"]
 EXPECTED_NAV = {
     Role.ADVISOR: ADVISOR_NAV,
     Role.RESCUE_DISPATCHER: STORE_STAFF_NAV,

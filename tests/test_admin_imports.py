@@ -150,14 +150,45 @@ async def test_an_upload_without_the_right_csrf_token_is_refused_and_stores_noth
     assert by_header.status == 200 and await Vehicle.filter(plate__startswith="粤B001").count() == 2
 
 
-async def test_only_roles_that_edit_dms_records_may_import(bot: Bot, tmp_path: Path) -> None:
+async def test_only_managers_gm_and_admins_may_import(bot: Bot, tmp_path: Path) -> None:
     await make_team()
-    for login in ("advisor", "service_manager", "gm"):
+    for login in ("advisor", "rescue_dispatcher", "insurance_specialist"):
         await logged_in(bot.client, login)
         assert (await bot.client.get(UPLOAD)).status == 403, login
         token = csrf_in(await (await bot.client.get("/admin/")).text())
         assert (await upload(bot.client, vehicles_xlsx(tmp_path), token=token)).status == 403, login
     assert not await Vehicle.filter(plate__startswith="粤B001").exists()
+    for login in ("service_manager", "aftersales_manager", "gm"):
+        await logged_in(bot.client, login)
+        assert (await bot.client.get(UPLOAD)).status == 200, login
+
+
+async def test_a_manager_imports_their_stores_rows_and_gets_the_others_as_errors(
+    bot: Bot, tmp_path: Path
+) -> None:
+    team = await make_team()
+    rows = [vehicle_row(201), vehicle_row(202, store="GZ01"), vehicle_row(203, store=""), vehicle_row(204)]
+    rows[3][1], rows[3][2] = team.other_customer.phone, "粤B00299"  # the other store's customer
+    data = csv_bytes(VEHICLE_HEADERS, rows, "utf-8")
+    await logged_in(bot.client, "aftersales_manager")
+
+    form = await (await bot.client.get(UPLOAD)).text()
+    answer = await upload(bot.client, data, filename="vehicles.csv")
+
+    assert "只能导入本门店（深圳福田4S店）的数据" in form
+    page = await answer.text()
+    assert answer.status == 200 and "2 行已导入，2 行有问题未导入" in page
+    assert "只能导入本门店的数据" in page and "该客户不属于本门店" in page
+    stored = await Vehicle.filter(plate__startswith="粤B002").values_list("plate", "store_id")
+    assert sorted(stored) == [("粤B00201", team.store.id), ("粤B00203", team.store.id)]
+    assert await Customer.filter(phone="13800000203", store_id=team.store.id).exists()
+    other = await Customer.get(id=team.other_customer.id)
+    assert (other.name, other.store_id) == (team.other_customer.name, team.other_store.id)  # type: ignore[attr-defined]
+
+    await logged_in(bot.client, "gm")
+    again = await upload(bot.client, data, filename="vehicles.csv")
+    assert "全部 4 行已导入" in await again.text()
+    assert await Vehicle.filter(plate="粤B00202", store_id=team.other_store.id).exists()
 
 
 async def test_a_file_that_cannot_be_imported_is_explained_on_the_form(bot: Bot) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import Customer, InsurancePolicy, Vehicle
+from bot.models import Customer, InsurancePolicy, Store, Vehicle
 from bot.services.importing import ImportFileError, RowError, import_file
 from tests import factories
 from tests.backends import Backend
@@ -124,6 +124,94 @@ async def test_policies_need_their_vehicle_and_read_chinese_dates(db: Backend) -
         dt.date(2027, 1, 1),
         "人保",
     )
+
+
+async def two_stores() -> tuple[Store, Store]:
+    """Store SZ01 with 张先生 (粤B12345) and store GZ01 with 孙先生 (粤A33333, a VIN, a policy),
+    each with an advisor."""
+    mine, other = await factories.store(), await factories.store("GZ01", "广州天河4S店")
+    await factories.staff(mine, name="李顾问")
+    await factories.staff(other, name="广州顾问", phone="13900000301")
+    await factories.customer_with_car(mine)
+    _, car = await factories.customer_with_car(other, phone="13800000003", plate="粤A33333", name="孙先生")
+    await Vehicle.filter(id=car.id).update(vin="LSVAU2180N0000333")
+    await InsurancePolicy.create(vehicle=car, policy_no="PDGZ001", ends_on=dt.date(2027, 1, 1))
+    return mine, other
+
+
+async def test_a_stores_import_writes_its_own_customers_and_reports_the_others(db: Backend) -> None:
+    mine, other = await two_stores()
+    rows = [
+        ["新客户", "13800000010", "", ""],  # no store named: this store's
+        ["张先生改名", "13812345678", "SZ01", "李顾问"],
+        ["外店新客户", "13800000011", "GZ01", ""],
+        ["孙先生改名", "13800000003", "", ""],  # stored under the other store
+        ["另一位", "13800000012", "", "广州顾问"],  # the other store's advisor
+    ]
+
+    report = await import_file(
+        "customers", csv_bytes(CUSTOMER_HEADERS, rows, "utf-8"), "客户.csv", store_id=mine.id
+    )
+
+    assert (report.created, report.updated) == (1, 1)
+    assert report.errors == [
+        RowError(4, "所属门店", "只能导入本门店的数据"),
+        RowError(5, "手机号码", "该客户不属于本门店，本行未导入"),
+        RowError(6, "服务顾问", "没有这个名字的在职服务顾问"),
+    ]
+    assert (await Customer.get(phone="13800000010")).store_id == mine.id  # type: ignore[attr-defined]
+    assert (await Customer.get(phone="13812345678")).name == "张先生改名"
+    sun = await Customer.get(phone="13800000003")
+    assert (sun.name, sun.store_id) == ("孙先生", other.id)  # type: ignore[attr-defined]
+    assert not await Customer.filter(phone__in=["13800000011", "13800000012"]).exists()
+
+
+async def test_a_stores_import_leaves_the_other_stores_vehicles_and_policies_alone(db: Backend) -> None:
+    mine, _ = await two_stores()
+    vehicles = [
+        ["赵先生", "13800000020", "粤B20000", "", "SZ01"],
+        ["赵先生", "13800000020", "粤A33333", "", ""],  # the other store's plate
+        ["钱先生", "13800000021", "粤B20001", "LSVAU2180N0000333", ""],  # the other store's VIN
+    ]
+    policies = [
+        ["PDSZ001", "粤B12345", "2027-01-01"],
+        ["PDSZ002", "粤A33333", "2027-01-01"],  # insures the other store's car
+        ["PDGZ001", "粤B12345", "2027-01-01"],  # the other store's policy moved onto ours
+    ]
+
+    cars = await import_file(
+        "vehicles",
+        csv_bytes(["姓名", "手机", "车牌", "车架号", "门店"], vehicles, "utf-8"),
+        "v.csv",
+        store_id=mine.id,
+    )
+    insured = await import_file(
+        "policies", csv_bytes(["保单号", "车牌", "保险到期日"], policies, "utf-8"), "p.csv", store_id=mine.id
+    )
+
+    assert cars.created == insured.created == 1
+    assert cars.errors == [
+        RowError(3, "车牌", "该车辆不属于本门店，本行未导入"),
+        RowError(4, "车架号", "该车辆不属于本门店，本行未导入"),
+    ]
+    assert insured.errors == [
+        RowError(3, "车牌", "该车辆不属于本门店，本行未导入"),
+        RowError(4, "保单号", "该保单不属于本门店，本行未导入"),
+    ]
+    assert await Vehicle.filter(store_id=mine.id).count() == 2
+    assert not await Customer.filter(phone="13800000021").exists()
+    moved = await InsurancePolicy.get(policy_no="PDGZ001").prefetch_related("vehicle")
+    assert moved.vehicle.plate == "粤A33333"
+
+
+async def test_without_a_store_an_import_writes_any_stores_rows(db: Backend) -> None:
+    _, other = await two_stores()
+    rows = [["孙先生改名", "13800000003", "", "广州顾问"], ["外店新客户", "13800000011", "GZ01", ""]]
+
+    report = await import_file("customers", csv_bytes(CUSTOMER_HEADERS, rows, "utf-8"), "客户.csv")
+
+    assert (report.created, report.updated, report.failed) == (1, 1, 0)
+    assert (await Customer.get(phone="13800000011")).store_id == other.id  # type: ignore[attr-defined]
 
 
 async def test_a_file_that_cannot_be_imported_says_why_and_writes_nothing(

@@ -6,6 +6,9 @@ everything while writing nothing. The upload is streamed from the request up to
 BOT_MAX_UPLOAD_MB, so it is not bound by the small body limit the app keeps for forms and
 WeChat messages; its CSRF token is the form's first field (admin.web.security).
 
+GM and admins import any store's rows; a store manager only their own store's, the others
+reported as row errors (bot.services.importing.scope).
+
 The report is kept for an hour (in Redis when configured, so any instance can show it) under a
 random token only its uploader can open, and shown on its own page: posting redirects there, so
 reloading the page never imports twice, and the row errors download from it as CSV.
@@ -24,10 +27,11 @@ from typing import Any, Protocol
 from aiohttp import BodyPartReader, web
 from redis.asyncio import Redis
 
-from admin.access import Permission
+from admin.access import Permission, is_group_wide
 from admin.auth import CURRENT_STAFF, requires
 from admin.web.rendering import render
 from bot.app import CLOCK, SETTINGS
+from bot.models import Staff
 from bot.services.importing import ImportFileError, ImportKind, ImportReport, RowError, import_file
 from bot.services.importing.columns import ALIASES, Column
 from bot.services.importing.kinds import SPECS
@@ -125,13 +129,13 @@ class UploadTooLarge(Exception):
 
 
 @routes.get("/imports", name="imports")
-@requires(Permission.EDIT_DMS_RECORDS)
+@requires(Permission.IMPORT_DMS_FILES)
 async def import_page(request: web.Request) -> web.Response:
     return await _form_page(request, {"kind": ImportKind.CUSTOMERS.value}, {})
 
 
 @routes.post("/imports", name="imports.upload")
-@requires(Permission.EDIT_DMS_RECORDS)
+@requires(Permission.IMPORT_DMS_FILES)
 async def import_upload(request: web.Request) -> web.Response:
     settings, me = request.config_dict[SETTINGS], request[CURRENT_STAFF]
     try:
@@ -150,7 +154,9 @@ async def import_upload(request: web.Request) -> web.Response:
     if not errors:
         kind, dry_run = ImportKind(values["kind"]), bool(values["dry_run"])
         try:
-            report = await import_file(kind, upload.data, upload.filename, dry_run=dry_run)
+            report = await import_file(
+                kind, upload.data, upload.filename, dry_run=dry_run, store_id=import_store(me)
+            )
         except ImportFileError as exc:
             errors[FILE_FIELD] = str(exc)
         else:
@@ -164,6 +170,16 @@ async def import_upload(request: web.Request) -> web.Response:
             await request.config_dict[REPORTS].put(token, kept.dump(), now)
             raise web.HTTPSeeOther(request.app.router["imports.report"].url_for(token=token))
     return await _form_page(request, values, errors, status=422)
+
+
+def import_store(staff: Staff) -> int | None:
+    """The one store whose rows `staff` may import, or None for any store (GM, admin)."""
+    if is_group_wide(staff):
+        return None
+    store_id: int | None = staff.store_id  # type: ignore[attr-defined]
+    if store_id is None:  # a store's role without its store: no store's rows are theirs
+        raise web.HTTPForbidden()
+    return store_id
 
 
 async def read_upload(request: web.Request, limit: int) -> Upload:
@@ -202,7 +218,7 @@ async def _read_part(part: BodyPartReader, limit: int) -> bytes:
 
 
 @routes.get("/imports/reports/{token}", name="imports.report")
-@requires(Permission.EDIT_DMS_RECORDS)
+@requires(Permission.IMPORT_DMS_FILES)
 async def report_page(request: web.Request) -> web.Response:
     kept = await _kept_report(request)
     context = {
@@ -216,7 +232,7 @@ async def report_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/imports/reports/{token}/errors.csv", name="imports.errors")
-@requires(Permission.EDIT_DMS_RECORDS)
+@requires(Permission.IMPORT_DMS_FILES)
 async def errors_csv(request: web.Request) -> web.Response:
     kept = await _kept_report(request)
     stamp = kept.at.astimezone(request.config_dict[SETTINGS].tz).strftime("%Y%m%d-%H%M")
@@ -245,9 +261,11 @@ async def _kept_report(request: web.Request) -> KeptReport:
 async def _form_page(
     request: web.Request, values: dict[str, str], errors: dict[str, str], *, status: int = 200
 ) -> web.Response:
+    me = request[CURRENT_STAFF]
     context = {
         "values": values,
         "errors": errors,
+        "store": None if is_group_wide(me) else me.store,
         "kinds": [(kind.value, label) for kind, label in KIND_LABELS.items()],
         "layouts": [
             (KIND_LABELS[kind], _headers(SPECS[kind].required), _headers(SPECS[kind].optional))

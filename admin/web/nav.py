@@ -27,7 +27,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("工单", "workorders", Permission.VIEW_WORKSHOP),
     NavItem("员工", "staff", Permission.VIEW_STAFF),
     NavItem("门店", "stores", Permission.MANAGE_STORES),
-    NavItem("数据导入", "imports", Permission.EDIT_DMS_RECORDS),
+    NavItem("数据导入", "imports", Permission.IMPORT_DMS_FILES),
     NavItem("数据导出", "exports", Permission.EXPORT_LISTS),
     NavItem("预约设置", "capacity", Permission.MANAGE_CAPACITY),
 )

@@ -22,6 +22,7 @@ from bot.services.importing.columns import ALIASES, Column, Layout, map_headers
 from bot.services.importing.kinds import PROBLEMS, REFUSED_FIELDS, SPECS, ImportKind, KindSpec, read_row
 from bot.services.importing.reading import ImportFileError, read_table
 from bot.services.importing.references import References
+from bot.services.importing.scope import Row, StoreScope
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,15 @@ async def import_file(
     dry_run: bool = False,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    store_id: int | None = None,
 ) -> ImportReport:
     """Import customers, vehicles or policies from a .csv or .xlsx file (a path or its bytes).
 
     `filename` tells the format when `source` is bytes (an upload). With `dry_run` every row is
-    checked and counted exactly as it would be imported, and nothing is written. Raises
-    ImportFileError when the file as a whole cannot be read (format, encoding, missing column).
+    checked and counted exactly as it would be imported, and nothing is written. With `store_id`
+    only that store's rows are imported, the others reported (scope.py); without, any store's.
+    Raises ImportFileError when the file as a whole cannot be read (format, encoding, missing
+    column).
     """
     started = time.perf_counter()
     kind = ImportKind(kind)
@@ -97,11 +101,12 @@ async def import_file(
     if missing:
         raise ImportFileError(f"缺少必需的列：{'、'.join(ALIASES[column][0] for column in missing)}")
     report = ImportReport(kind, dry_run, rows=len(table.rows), ignored_columns=layout.ignored)
-    run = _Run(report, layout, spec, spec.new_builder(), await References.load())
+    scope = StoreScope(store_id) if store_id is not None else None
+    run = _Run(report, layout, spec, spec.new_builder(), await References.load(store_id), scope)
     if progress is not None:
         progress(0, report.rows)
     for start in range(0, report.rows, batch_size):
-        accepted = run.check(table.rows[start : start + batch_size])
+        accepted = await run.accept(table.rows[start : start + batch_size])
         results = await records.save_batch(spec.upsert, [item for _, item in accepted], dry_run=dry_run)
         run.tally(accepted, results)
         if progress is not None:
@@ -133,11 +138,22 @@ class _Run:
     spec: KindSpec[Any]
     build: Callable[[Any], Any]
     refs: References
+    scope: StoreScope | None
     seen: dict[tuple[Column, object], int] = field(default_factory=dict)  # key -> first row
 
-    def check(self, chunk: Sequence[tuple[int, list[object]]]) -> list[tuple[int, Any]]:
-        """The chunk's rows that read cleanly and are not repeats, as items for the upsert."""
-        accepted = []
+    async def accept(self, chunk: Sequence[tuple[int, list[object]]]) -> list[tuple[int, Any]]:
+        """The chunk's rows that read cleanly, are in the scope and are not repeats, as items for
+        the upsert; the others are reported."""
+        rows = self._read(chunk)
+        if self.scope is not None:
+            foreign = await self.scope.foreign(rows)
+            for number, errors in foreign.items():
+                self._report_row(number, errors)
+            rows = [(number, values) for number, values in rows if number not in foreign]
+        return [(number, self.build(values)) for number, values in rows]
+
+    def _read(self, chunk: Sequence[tuple[int, list[object]]]) -> list[Row]:
+        rows = []
         for number, cells in chunk:
             by_column = {
                 column: cells[position] if position < len(cells) else None
@@ -146,15 +162,20 @@ class _Run:
             values, errors = read_row(by_column, self.refs)
             for column in self.spec.required - values.keys() - errors.keys():
                 errors[column] = "不能为空"
+            if not errors and self.scope is not None:
+                errors = self.scope.claim(values, self.spec.columns)
             if not errors:
                 errors = self._repeats(number, values)
             if errors:
-                self.report.errors.extend(
-                    RowError(number, self._header(column), reason) for column, reason in errors.items()
-                )
+                self._report_row(number, errors)
                 continue
-            accepted.append((number, self.build(values)))
-        return accepted
+            rows.append((number, values))
+        return rows
+
+    def _report_row(self, number: int, errors: dict[Column, str]) -> None:
+        self.report.errors.extend(
+            RowError(number, self._header(column), reason) for column, reason in errors.items()
+        )
 
     def _repeats(self, number: int, values: dict[Column, Any]) -> dict[Column, str]:
         for column in self.spec.keys:

@@ -17,13 +17,18 @@ class References:
     advisor_names: dict[str, list[tuple[int, int | None]]]  # name -> [(id, store id)]
 
     @classmethod
-    async def load(cls) -> References:
+    async def load(cls, store_id: int | None = None) -> References:
+        """Every store; the active advisors of `store_id` when given (a store's own import may
+        name only its own advisors), else all of them."""
         all_stores = await Store.all()
         stores = {store.name: store.id for store in all_stores}
         stores.update({store.code: store.id for store in all_stores})  # a code wins over a name
         phones: dict[str, int] = {}
         names: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
-        for advisor in await Staff.filter(role=Role.ADVISOR, active=True):
+        advisors = Staff.filter(role=Role.ADVISOR, active=True)
+        if store_id is not None:
+            advisors = advisors.filter(store_id=store_id)
+        for advisor in await advisors:
             phones[advisor.phone] = advisor.id
             names[advisor.name].append((advisor.id, advisor.store_id))  # type: ignore[attr-defined]
         return cls(stores, phones, dict(names))
