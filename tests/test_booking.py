@@ -66,12 +66,15 @@ async def test_cancelling_frees_the_place_for_the_next_customer(db: Backend, clo
     with pytest.raises(SlotFull):
         await book_for(shop, vehicle=other_car, now=clock.now())
 
-    cancelled = await appointments.cancel(first.id, now=clock.now(), customer_id=shop.customer.id)
+    cancelled = await appointments.cancel(
+        first.id, now=clock.now(), notifier=notifier(), customer_id=shop.customer.id
+    )
 
     assert cancelled.status is AppointmentStatus.CANCELLED and cancelled.cancelled_at == clock.now()
     second = (await book_for(shop, vehicle=other_car, now=clock.now())).appointment
     assert second.status is AppointmentStatus.BOOKED
-    assert await appointments.cancel(first.id, now=clock.now()) == cancelled  # again: nothing changes
+    again = await appointments.cancel(first.id, now=clock.now(), notifier=notifier())
+    assert again == cancelled  # nothing changes
 
 
 async def test_rescheduling_moves_the_place_and_keeps_the_number(db: Backend, clock: FrozenClock) -> None:
@@ -98,6 +101,21 @@ async def test_rescheduling_moves_the_place_and_keeps_the_number(db: Backend, cl
     assert (await Appointment.get(id=booking.id)).starts == time(13, 30)  # a refused move changes nothing
 
 
+async def test_a_moved_booking_is_listed_in_time_order(db: Backend, clock: FrozenClock) -> None:
+    """Regression: a move wrote local times, which SQLite compared as text with the UTC ones."""
+    shop = await make_workshop()
+    later = (await book_for(shop, TUESDAY, time(13, 30), now=clock.now())).appointment
+    moved = (await book_for(shop, TUESDAY, time(10, 0), now=clock.now())).appointment
+    early = await window_id(shop.store, TUESDAY, time(8, 30))
+
+    await appointments.reschedule(
+        moved.id, day=TUESDAY, window_id=early, now=clock.now(), notifier=notifier()
+    )
+
+    upcoming = await appointments.upcoming_for(shop.customer.id, now=clock.now())
+    assert [a.id for a in upcoming] == [moved.id, later.id]
+
+
 async def test_the_same_request_key_books_once(db: Backend, clock: FrozenClock) -> None:
     shop = await make_workshop()
 
@@ -121,6 +139,38 @@ async def test_booking_number_is_dated_and_the_advisor_is_told_once(db: Backend,
     assert len(notices) == 1 and notices[0].template_name == "booking_created"
     assert (
         "张先生" in notices[0].text and "粤B12345" in notices[0].text and "11月24日 10:00" in notices[0].text
+    )
+
+
+async def test_every_move_and_the_cancellation_are_told_to_the_advisor_once(
+    db: Backend, clock: FrozenClock
+) -> None:
+    shop = await make_workshop()
+    booking = (await book_for(shop, TUESDAY, time(10, 0), now=clock.now())).appointment
+    morning = await window_id(shop.store, TUESDAY, time(10, 0))
+    afternoon = await window_id(shop.store, TUESDAY, time(13, 30))
+
+    for window in (afternoon, morning, afternoon, afternoon):  # the last one changes nothing
+        await appointments.reschedule(
+            booking.id, day=TUESDAY, window_id=window, now=clock.now(), notifier=notifier()
+        )
+    for _ in range(2):
+        await appointments.cancel(booking.id, now=clock.now(), notifier=notifier())
+
+    moves = await Outbox.filter(openid=ADVISOR_OPENID, template_name="booking_moved").order_by("id")
+    from_to = [(m.template_data["keyword5"], m.template_data["keyword4"]) for m in moves]
+    assert [(was[-5:], now[-5:]) for was, now in from_to] == [
+        ("10:00", "13:30"),
+        ("13:30", "10:00"),
+        ("10:00", "13:30"),
+    ]
+    assert moves[0].text.startswith(f"预约改期 {booking.number}")
+    assert "新时间：11月24日（周二） 13:30-15:00\n原时间：11月24日（周二） 10:00-11:30" in moves[0].text
+    [cancelled] = await Outbox.filter(openid=ADVISOR_OPENID, template_name="booking_cancelled")
+    assert cancelled.text.startswith(f"预约取消 {booking.number}")
+    assert "原时间：11月24日（周二） 13:30-15:00，名额已释放" in cancelled.text
+    assert cancelled.template_data == dict(
+        keyword1=booking.number, keyword2="张先生", keyword3="定期保养", keyword4="2026-11-24 13:30"
     )
 
 
@@ -190,7 +240,8 @@ async def test_lowering_capacity_below_the_bookings_refuses_more(db: Backend, cl
     first = (await book_for(shop, now=clock.now())).appointment
     await book_for(shop, vehicle=second_car, now=clock.now())
     await capacity.set_windows(shop.store.id, [TUESDAY.weekday()], standard_windows(1))
-    await appointments.cancel(first.id, now=clock.now())  # place 1 free again, place 2 still held
+    # place 1 free again, place 2 still held
+    await appointments.cancel(first.id, now=clock.now(), notifier=notifier())
 
     with pytest.raises(SlotFull):
         await book_for(shop, vehicle=third_car, now=clock.now())
@@ -214,7 +265,7 @@ async def test_someone_elses_vehicle_cannot_be_booked(db: Backend, clock: Frozen
         )
     booking = (await book_for(shop, now=clock.now())).appointment
     with pytest.raises(AppointmentNotFound):
-        await appointments.cancel(booking.id, now=clock.now(), customer_id=stranger.id)
+        await appointments.cancel(booking.id, now=clock.now(), notifier=notifier(), customer_id=stranger.id)
     assert await appointments.upcoming_for(stranger.id, now=clock.now()) == []
 
 
@@ -226,7 +277,7 @@ async def test_started_or_closed_bookings_cannot_change(db: Backend, clock: Froz
 
     clock.advance(hours=1, minutes=5)  # 10:05
     with pytest.raises(AppointmentClosed):
-        await appointments.cancel(booking.id, now=clock.now())
+        await appointments.cancel(booking.id, now=clock.now(), notifier=notifier())
     assert (await appointments.mark_no_show(booking.id, now=clock.now())).status is AppointmentStatus.NO_SHOW
     with pytest.raises(AppointmentClosed):
         await appointments.mark_arrived(booking.id, now=clock.now())
@@ -239,7 +290,7 @@ async def test_day_sheet_lists_the_days_bookings_but_not_cancelled_ones(
     _, other_car = await factories.customer_with_car(shop.store, phone="13700000001", plate="粤B54321")
     kept = (await book_for(shop, TUESDAY, time(13, 30), now=clock.now())).appointment
     dropped = (await book_for(shop, TUESDAY, time(10, 0), vehicle=other_car, now=clock.now())).appointment
-    await appointments.cancel(dropped.id, now=clock.now())
+    await appointments.cancel(dropped.id, now=clock.now(), notifier=notifier())
 
     sheet = await appointments.day_sheet(shop.store.id, TUESDAY, advisor_id=shop.advisor.id)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import time
 
 from bot.models import Appointment, AppointmentStatus, Outbox, ServiceType, SlotPlace, Vehicle
-from bot.services.booking import capacity
+from bot.services import staff_binding
+from bot.services.booking import appointments, capacity
 from tests import factories
 from tests.conftest import Bot
 from tests.test_booking_support import (
@@ -166,16 +167,20 @@ async def test_my_bookings_reschedules_from_the_day_step(bot: Bot) -> None:
     days = await user.text("改期")
     slots = await user.text("11月25日")
     summary = await user.text("1")
-    moved = await user.text("确认")
+    moved = await user.text("确认", msg_id=901)
+    retried = await user.text("确认", msg_id=901)  # WeChat's retry of the same message
 
     assert "11月24日（周二） 10:00-11:30 定期保养 粤B12345" in listed.text
     assert f"预约号：{booking.number}" in detail.text and "1. 改期" in detail.text
     assert "新的到店日期" in days.text and "08:30-10:00" in slots.text
     assert "改期后的预约信息" in summary.text
-    assert f"改期成功！预约号 {booking.number}" in moved.text
+    assert f"改期成功！预约号 {booking.number}" in moved.text and retried.text == moved.text
     moved_booking = await Appointment.get(id=booking.id)
     assert (moved_booking.day.day, moved_booking.starts) == (25, time(8, 30))
     assert await SlotPlace.filter(day=TUESDAY).count() == 0  # the old place is free
+    [told] = await Outbox.filter(openid=ADVISOR_OPENID, template_name="booking_moved")
+    assert told.text.startswith(f"预约改期 {booking.number}")
+    assert "新时间：11月25日（周三） 08:30-10:00\n原时间：11月24日（周二） 10:00-11:30" in told.text
 
 
 async def test_my_bookings_cancels_after_confirmation(bot: Bot) -> None:
@@ -194,12 +199,33 @@ async def test_my_bookings_cancels_after_confirmation(bot: Bot) -> None:
     await user.text("我的预约")
     await user.text("1")
     await user.text("2")
-    cancelled = await user.text("确认")
+    cancelled = await user.text("确认", msg_id=902)
+    retried = await user.text("确认", msg_id=902)  # WeChat's retry of the same message
 
-    assert "已取消预约" in cancelled.text
+    assert "已取消预约" in cancelled.text and retried.text == cancelled.text
     assert (await Appointment.get(id=booking.id)).status is AppointmentStatus.CANCELLED
     assert await SlotPlace.all().count() == 0
+    [told] = await Outbox.filter(openid=ADVISOR_OPENID, template_name="booking_cancelled")
+    assert told.text.startswith(f"预约取消 {booking.number}") and "11月24日（周二） 10:00-11:30" in told.text
     assert "没有待到店的预约" in (await user.click("MY_BOOKINGS")).text
+
+
+async def test_an_advisor_without_wechat_is_told_nothing_but_sees_the_change_on_the_day_sheet(
+    bot: Bot,
+) -> None:
+    shop = await make_workshop()
+    await staff_binding.unbind(shop.advisor)
+    moving = (await book_for(shop, TUESDAY, time(10, 0), now=bot.clock.now())).appointment
+    dropping = (await book_for(shop, TUESDAY, time(13, 30), now=bot.clock.now())).appointment
+    user = bot.user(CUSTOMER_OPENID)
+
+    for step in ("我的预约", "1", "改期", "11月24日", "1", "确认", "我的预约", "2", "取消预约", "确认"):
+        await user.text(step)
+
+    assert await Outbox.all().count() == 0
+    sheet = await appointments.day_sheet(shop.store.id, TUESDAY, advisor_id=shop.advisor.id)
+    assert [(a.id, a.starts) for a in sheet] == [(moving.id, time(8, 30))]
+    assert (await Appointment.get(id=dropping.id)).status is AppointmentStatus.CANCELLED
 
 
 async def test_another_customers_booking_is_never_listed(bot: Bot) -> None:

@@ -44,7 +44,7 @@ async def test_running_the_job_twice_sends_one_reminder(make_bot: MakeBot) -> No
     shop = await make_workshop()
     tomorrow = (await book_for(shop, TUESDAY, time(10, 0), now=bot.clock.now())).appointment
     later = (await book_for(shop, WEDNESDAY, time(10, 0), now=bot.clock.now())).appointment
-    await appointments.cancel(later.id, now=bot.clock.now())
+    await appointments.cancel(later.id, now=bot.clock.now(), notifier=notifier())
     evening = local(MONDAY, 18)
 
     first = await run_reminders(bot, evening)

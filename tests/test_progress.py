@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.models import ExtraItem, ExtraItemStatus, Vehicle, WorkOrder, WorkStage
+from bot.models import ExtraItem, ExtraItemStatus, Outbox, Vehicle, WorkOrder, WorkStage
 from bot.services.workorders import extras, orders
 from bot.services.workorders.orders import DMS
 from tests import factories
 from tests.conftest import Bot
-from tests.test_booking_support import CUSTOMER_OPENID, TZ, bind, make_workshop, notifier
+from tests.test_booking_support import ADVISOR_OPENID, CUSTOMER_OPENID, TZ, bind, make_workshop, notifier
 
 S = WorkStage
 
@@ -124,3 +124,20 @@ async def test_progress_asks_for_each_pending_item_as_a_numbered_choice(bot: Bot
     assert answered[wipers.id].status is ExtraItemStatus.DECLINED
     assert answered[wipers.id].answered_at == bot.clock.now()
     assert "没有待确认的增项" in (await user.text("同意")).text
+
+
+async def test_an_answer_in_chat_is_told_to_the_advisor_once(bot: Bot) -> None:
+    await make_workshop()
+    order = await in_workshop(bot, "粤B12345", S.DIAGNOSING)
+    item = await extra(bot, order)
+    user = bot.user(CUSTOMER_OPENID)
+
+    first = await user.text(f"同意 {item.id}", msg_id=903)
+    retried = await user.text(f"同意 {item.id}", msg_id=903)  # WeChat's retry of the same message
+    again = await user.text(f"同意 {item.id}")  # the customer says it once more
+
+    assert "您同意了增项「前刹车片" in first.text and retried.text == first.text
+    assert "没有待确认的增项" in again.text
+    [told] = await Outbox.filter(openid=ADVISOR_OPENID, template_name="extra_item_answered")
+    assert told.text.startswith(f"增项已获同意：工单 {order.number}\n客户：张先生（粤B12345 雅阁）")
+    assert f"前刹车片 剩余2mm，建议更换（编号{item.id}），合计 ¥480.00" in told.text

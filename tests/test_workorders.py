@@ -25,6 +25,7 @@ from bot.models import (
     WorkStage,
 )
 from bot.models.booking import Appointment
+from bot.services import staff_binding
 from bot.services.workorders import extras, orders, settlement
 from bot.services.workorders.errors import (
     ExtraItemAnswered,
@@ -40,7 +41,15 @@ from bot.services.workorders.errors import (
 from bot.services.workorders.orders import DMS, Author
 from tests import factories
 from tests.backends import Backend
-from tests.test_booking_support import CUSTOMER_OPENID, MONDAY, TZ, book_for, make_workshop, notifier
+from tests.test_booking_support import (
+    ADVISOR_OPENID,
+    CUSTOMER_OPENID,
+    MONDAY,
+    TZ,
+    book_for,
+    make_workshop,
+    notifier,
+)
 
 S = WorkStage
 
@@ -56,6 +65,28 @@ async def move(order: WorkOrder, *stages: WorkStage, clock: FrozenClock, author:
             await orders.change_stage(order.id, stage, author=author, now=clock.now(), notifier=notifier())
         ).order
     return order
+
+
+async def add_item(
+    order: WorkOrder, clock: FrozenClock, description: str, parts: str = "120", labour: str = "30"
+) -> ExtraItem:
+    return await extras.add_extra_item(
+        order.id,
+        description=description,
+        parts_price=parts,
+        labour_price=labour,
+        author=DMS,
+        now=clock.now(),
+        notifier=notifier(),
+    )
+
+
+async def answer(
+    item: ExtraItem, customer_id: int, *, approve: bool, clock: FrozenClock, openid: str = CUSTOMER_OPENID
+) -> ExtraItem:
+    return await extras.answer_extra_item(
+        item.id, customer_id=customer_id, approve=approve, openid=openid, now=clock.now(), notifier=notifier()
+    )
 
 
 def test_stages_move_one_at_a_time_past_optional_ones_only() -> None:
@@ -282,42 +313,23 @@ async def test_bad_extra_items_are_refused(
     await make_workshop()
     order = await opened(clock)
     with pytest.raises(InvalidValue, match=problem):
-        await extras.add_extra_item(
-            order.id,
-            description=description,
-            parts_price=parts,
-            labour_price=labour,
-            author=DMS,
-            now=clock.now(),
-            notifier=notifier(),
-        )
+        await add_item(order, clock, description, parts, labour)
     assert await ExtraItem.all().count() == 0 and await Outbox.all().count() == 0
 
 
-async def test_an_answer_is_recorded_once_and_only_by_the_owner(db: Backend, clock: FrozenClock) -> None:
+async def test_an_answer_is_recorded_once_only_by_the_owner_and_told_to_the_advisor_once(
+    db: Backend, clock: FrozenClock
+) -> None:
     shop = await make_workshop()
     stranger, _ = await factories.customer_with_car(shop.store, phone="13700000001", plate="粤B54321")
     order = await opened(clock)
-    item = await extras.add_extra_item(
-        order.id,
-        description="雨刮片",
-        parts_price="60",
-        labour_price="0",
-        author=DMS,
-        now=clock.now(),
-        notifier=notifier(),
-    )
+    item = await add_item(order, clock, "雨刮片", parts="60", labour="0")
+    clock.advance(minutes=20)
 
     with pytest.raises(ExtraItemNotFound):
-        await extras.answer_extra_item(
-            item.id, customer_id=stranger.id, approve=True, openid="o-x", now=clock.now()
-        )
-    answered = await extras.answer_extra_item(
-        item.id, customer_id=shop.customer.id, approve=False, openid=CUSTOMER_OPENID, now=clock.now()
-    )
-    repeated = await extras.answer_extra_item(
-        item.id, customer_id=shop.customer.id, approve=False, openid=CUSTOMER_OPENID, now=clock.now()
-    )
+        await answer(item, stranger.id, approve=True, openid="o-x", clock=clock)
+    answered = await answer(item, shop.customer.id, approve=False, clock=clock)
+    repeated = await answer(item, shop.customer.id, approve=False, clock=clock)  # a retry
 
     assert (answered.status, answered.answered_at, answered.answered_by) == (
         ExtraItemStatus.DECLINED,
@@ -326,9 +338,32 @@ async def test_an_answer_is_recorded_once_and_only_by_the_owner(db: Backend, clo
     )
     assert repeated.status is ExtraItemStatus.DECLINED
     with pytest.raises(ExtraItemAnswered):
-        await extras.answer_extra_item(
-            item.id, customer_id=shop.customer.id, approve=True, openid=CUSTOMER_OPENID, now=clock.now()
-        )
+        await answer(item, shop.customer.id, approve=True, clock=clock)
+    [told] = await Outbox.filter(openid=ADVISOR_OPENID, template_name="extra_item_answered")
+    assert told.text.startswith(f"增项被拒绝：工单 {order.number}\n客户：张先生（粤B12345 雅阁）")
+    assert f"增项：雨刮片（编号{item.id}）" in told.text and "本项不施工" in told.text
+    assert "答复时间：11月23日 09:20" in told.text
+    assert told.template_data == dict(
+        keyword1=order.number,
+        keyword2="粤B12345",
+        keyword3="雨刮片",
+        keyword4="不同意",
+        keyword5="2026-11-23 09:20",
+    )
+
+
+async def test_an_advisor_without_wechat_is_told_nothing_but_the_answer_is_kept(
+    db: Backend, clock: FrozenClock
+) -> None:
+    shop = await make_workshop()
+    await staff_binding.unbind(shop.advisor)
+    order = await opened(clock)
+    item = await add_item(order, clock, "空调滤芯")
+
+    approved = await answer(item, shop.customer.id, approve=True, clock=clock)
+
+    assert approved.status is ExtraItemStatus.APPROVED
+    assert await Outbox.filter(template_name="extra_item_answered").count() == 0
 
 
 async def test_settling_twice_with_one_invoice_records_one_settlement(
@@ -384,15 +419,7 @@ async def test_an_invoice_settles_one_order_and_an_order_one_invoice(db: Backend
 async def test_an_advisors_pending_items_are_listed(db: Backend, clock: FrozenClock) -> None:
     shop = await make_workshop()
     order = await opened(clock)
-    item = await extras.add_extra_item(
-        order.id,
-        description="空调滤芯",
-        parts_price="120",
-        labour_price="30",
-        author=DMS,
-        now=clock.now(),
-        notifier=notifier(),
-    )
+    item = await add_item(order, clock, "空调滤芯")
     other_advisor = await factories.staff(shop.store, name="陈顾问", phone="13900000002")
 
     assert [i.id for i in await extras.pending_extra_items(advisor_id=shop.advisor.id)] == [item.id]

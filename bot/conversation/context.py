@@ -11,6 +11,7 @@ from bot.conversation.replies import TextReply
 from bot.conversation.storage import FlowState
 from bot.conversation.texts import Texts
 from bot.conversation.validators import parse_choice
+from bot.services.customer_notices import Notifier
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ class Services:
     clock: Clock
     texts: Texts
     wechat: WeChatClient | None = None
+
+    @property
+    def notifier(self) -> Notifier:
+        """Pushes to customers and staff, worded by the same templates as the replies."""
+        return Notifier(self.texts, self.settings.tz)
 
 
 class Context:
@@ -60,10 +66,7 @@ class Context:
 
     def ask(self, step: str, template: str, *, flow: str | None = None, **data: Any) -> TextReply:
         """Move to `step` (starting `flow` afresh when given) and ask its question."""
-        if flow is not None or self.flow is None:
-            self.flow = FlowState(flow=flow or "", step=step, data=data)
-        else:
-            self.flow = self.flow.at(step, **{CHOICES_KEY: None, **data})
+        self._move(step, flow, data)
         return self.say(template, **self.data)
 
     def choose(
@@ -76,24 +79,45 @@ class Context:
         **data: Any,
     ) -> TextReply:
         """Ask a numbered choice; the customer answers with the number or the option's text."""
-        reply = self.ask(step, template, flow=flow, **data)
+        self._move(step, flow, data)
+        return self.offer(step, template, options, **self.data)
+
+    def offer(self, step: str, template: str, options: list[tuple[Any, str]], /, **values: Any) -> TextReply:
+        """Move to `step`, keeping the flow's data, and ask a numbered choice whose question shows
+        `values` that are not flow data (names, dates)."""
         assert self.flow is not None
         self.flow = self.flow.at(step, **{CHOICES_KEY: [[value, label] for value, label in options]})
-        labels = [label for _, label in options]
-        return TextReply(reply.text + "\n" + self.render("common/choices", options=labels))
+        question = self.render(template, **values)
+        return TextReply(question + "\n" + self.render("common/choices", options=self.offered))
+
+    @property
+    def offered(self) -> list[str]:
+        """The labels of the choice being answered."""
+        return [label for _, label in self.data.get(CHOICES_KEY) or []]
 
     def picked(self) -> Any | None:
         """The value of the option the customer picked at a `choose` step, or None."""
-        options = self.data.get(CHOICES_KEY) or []
-        index = parse_choice(self.text, [label for _, label in options])
-        return None if index is None else options[index][0]
+        index = parse_choice(self.text, self.offered)
+        return None if index is None else self.data[CHOICES_KEY][index][0]
 
     def reask(self, template: str, **values: Any) -> TextReply:
         """The answer was not understood: explain and ask again (failures are counted)."""
         self.reasked = True
         return self.say(template, **values)
 
+    def reask_choice(self, template: str, **values: Any) -> TextReply:
+        """`reask` at a `choose` step: the template shows the same `options` again."""
+        return self.reask(template, options=self.offered, **values)
+
     def finish(self, template: str, **values: Any) -> TextReply:
         """End the flow and answer."""
         self.flow = None
         return self.say(template, **values)
+
+    def _move(self, step: str, flow: str | None, data: dict[str, Any]) -> None:
+        """To `step` of a fresh `flow` (or of a fresh one when none runs), else of the current flow
+        with `data` added and the last choice's options forgotten."""
+        if flow is not None or self.flow is None:
+            self.flow = FlowState(flow=flow or "", step=step, data=data)
+        else:
+            self.flow = self.flow.at(step, **{CHOICES_KEY: None, **data})

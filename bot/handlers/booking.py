@@ -21,9 +21,9 @@ stateDiagram-v2
         [*] --> pick: MY_BOOKINGS / 我的预约 (upcoming bookings)
         pick --> action: a booking
         action --> cancel: 取消预约
-        cancel --> [*]: 确认取消 (place freed) / 不取消
+        cancel --> [*]: 确认取消 (place freed, advisor told) / 不取消
     }
-    action --> day: 改期 (the booking flow from the day step; 确认 moves it)
+    action --> day: 改期 (the booking flow from the day step; 确认 moves it, advisor told)
 ```
 
 Nothing is written before 确认: a customer who leaves at any step leaves nothing behind. The
@@ -33,12 +33,13 @@ repeated 确认 never books twice. All rules live in `bot.services.booking`; thi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 from uuid import uuid4
 
-from bot.conversation.context import CHOICES_KEY, Context
-from bot.conversation.replies import Reply, TextReply
+from bot.conversation.context import Context
+from bot.conversation.replies import Reply
 from bot.conversation.router import Router
 from bot.conversation.storage import FlowState
 from bot.conversation.validators import When, parse_when
@@ -55,7 +56,6 @@ from bot.services.booking.errors import (
     SlotNotFound,
     VehicleNotFound,
 )
-from bot.services.customer_notices import Notifier
 from bot.services.stores import main_store
 
 router = Router("booking")
@@ -65,28 +65,12 @@ MY_FLOW = "my_bookings"
 CONFIRM_WORDS = frozenset({"确认", "是", "是的", "确定", "好", "好的", "对", "ok", "yes"})
 DAYS_OFFERED = 5
 
-
-def _notifier(ctx: Context) -> Notifier:
-    return Notifier(ctx.services.texts, ctx.services.settings.tz)
+ChoiceHandler = Callable[[Context, Any], Awaitable[Reply]]
 
 
 def _label(ctx: Context, key: str, **values: Any) -> str:
     """An option's wording, from the flow's label template (so dealers can reword options too)."""
     return ctx.render("booking/label", key=key, **values)
-
-
-def _choose(
-    ctx: Context, step: str, template: str, options: list[tuple[Any, str]], **values: Any
-) -> TextReply:
-    """A numbered choice whose question shows values that are not flow data (names, dates)."""
-    assert ctx.flow is not None
-    ctx.flow = ctx.flow.at(step, **{CHOICES_KEY: [[value, label] for value, label in options]})
-    labels = [label for _, label in options]
-    return TextReply(ctx.render(template, **values) + "\n" + ctx.render("common/choices", options=labels))
-
-
-def _repeat_choices(ctx: Context, template: str = "booking/not_an_option") -> Reply:
-    return ctx.reask(template, options=[label for _, label in ctx.data.get(CHOICES_KEY) or []])
 
 
 def _keep(ctx: Context, **data: Any) -> None:
@@ -97,6 +81,24 @@ def _keep(ctx: Context, **data: Any) -> None:
 
 def _is_yes(ctx: Context) -> bool:
     return ctx.text.strip(" 。.!！").lower() in CONFIRM_WORDS
+
+
+def _choice_step(flow: str, step: str, *, yes: str | None = None) -> Callable[[ChoiceHandler], ChoiceHandler]:
+    """Register a numbered-choice step: the handler gets the value of the option picked, and an
+    answer that picks none is asked again with the same options. At a confirmation, 确认 / 是
+    also picks the option whose value is `yes`."""
+
+    def register(handler: ChoiceHandler) -> ChoiceHandler:
+        @router.step(flow, step)
+        async def on_answer(ctx: Context) -> Reply:
+            picked = yes if yes is not None and _is_yes(ctx) else ctx.picked()
+            if picked is None:
+                return ctx.reask_choice("booking/not_an_option")
+            return await handler(ctx, picked)
+
+        return handler
+
+    return register
 
 
 # --- MY_BOOKINGS (registered first: "我的预约" also contains BOOK's keyword 预约) ---
@@ -113,36 +115,30 @@ async def start_my_bookings(ctx: Context) -> Reply:
     ctx.flow = FlowState(MY_FLOW, "pick")
     tz = ctx.services.settings.tz
     options = [(a.id, _label(ctx, "appointment", appointment=a, tz=tz)) for a in upcoming]
-    return _choose(ctx, "pick", "booking/my_list", options, count=len(upcoming))
+    return ctx.offer("pick", "booking/my_list", options, count=len(upcoming))
 
 
-@router.step(MY_FLOW, "pick")
-async def on_pick_booking(ctx: Context) -> Reply:
-    picked = ctx.picked()
-    if picked is None:
-        return _repeat_choices(ctx)
-    appointment = await _changeable(ctx, picked)
+@_choice_step(MY_FLOW, "pick")
+async def on_pick_booking(ctx: Context, appointment_id: int) -> Reply:
+    appointment = await _changeable(ctx, appointment_id)
     if appointment is None:
         return ctx.finish("booking/closed")
     _keep(ctx, appointment_id=appointment.id)
     await appointment.fetch_related("vehicle", "store")
     options = [("move", _label(ctx, "move")), ("cancel", _label(ctx, "cancel_booking"))]
-    return _choose(
-        ctx, "action", "booking/my_detail", options, appointment=appointment, tz=ctx.services.settings.tz
+    return ctx.offer(
+        "action", "booking/my_detail", options, appointment=appointment, tz=ctx.services.settings.tz
     )
 
 
-@router.step(MY_FLOW, "action")
-async def on_booking_action(ctx: Context) -> Reply:
-    picked = ctx.picked()
-    if picked is None:
-        return _repeat_choices(ctx)
+@_choice_step(MY_FLOW, "action")
+async def on_booking_action(ctx: Context, picked: str) -> Reply:
     appointment = await _changeable(ctx, ctx.data["appointment_id"])
     if appointment is None:
         return ctx.finish("booking/closed")
     if picked == "cancel":
         options = [("yes", _label(ctx, "confirm_cancel")), ("no", _label(ctx, "keep"))]
-        return _choose(ctx, "cancel", "booking/ask_cancel", options, appointment=appointment)
+        return ctx.offer("cancel", "booking/ask_cancel", options, appointment=appointment)
     ctx.flow = FlowState(
         FLOW,
         "day",
@@ -156,18 +152,18 @@ async def on_booking_action(ctx: Context) -> Reply:
     return await _ask_day(ctx)
 
 
-@router.step(MY_FLOW, "cancel")
-async def on_cancel_confirm(ctx: Context) -> Reply:
-    picked = "yes" if _is_yes(ctx) else ctx.picked()
-    if picked is None:
-        return _repeat_choices(ctx)
+@_choice_step(MY_FLOW, "cancel", yes="yes")
+async def on_cancel_confirm(ctx: Context, picked: str) -> Reply:
     if picked == "no":
         return ctx.finish("booking/kept")
     customer = ctx.customer
     assert customer is not None
     try:
         appointment = await appointments.cancel(
-            ctx.data["appointment_id"], now=ctx.services.clock.now(), customer_id=customer.id
+            ctx.data["appointment_id"],
+            now=ctx.services.clock.now(),
+            notifier=ctx.services.notifier,
+            customer_id=customer.id,
         )
     except (AppointmentClosed, AppointmentNotFound):
         return ctx.finish("booking/closed")
@@ -207,12 +203,9 @@ async def start_booking(ctx: Context) -> Reply:
     return ctx.choose("store", "booking/ask_store", options=[(s.id, s.name) for s in own_first])
 
 
-@router.step(FLOW, "store")
-async def on_store(ctx: Context) -> Reply:
-    picked = ctx.picked()
-    if picked is None:
-        return _repeat_choices(ctx)
-    _keep(ctx, store_id=picked)
+@_choice_step(FLOW, "store")
+async def on_store(ctx: Context, store_id: int) -> Reply:
+    _keep(ctx, store_id=store_id)
     return await _ask_vehicle(ctx)
 
 
@@ -227,12 +220,9 @@ async def _ask_vehicle(ctx: Context) -> Reply:
     return ctx.choose("vehicle", "booking/ask_vehicle", options=options)
 
 
-@router.step(FLOW, "vehicle")
-async def on_vehicle(ctx: Context) -> Reply:
-    picked = ctx.picked()
-    if picked is None:
-        return _repeat_choices(ctx)
-    _keep(ctx, vehicle_id=picked)
+@_choice_step(FLOW, "vehicle")
+async def on_vehicle(ctx: Context, vehicle_id: int) -> Reply:
+    _keep(ctx, vehicle_id=vehicle_id)
     return await _ask_service(ctx)
 
 
@@ -241,12 +231,9 @@ async def _ask_service(ctx: Context) -> Reply:
     return ctx.choose("service", "booking/ask_service", options=[(k.value, k.label) for k in kinds])
 
 
-@router.step(FLOW, "service")
-async def on_service(ctx: Context) -> Reply:
-    picked = ctx.picked()
-    if picked is None:
-        return _repeat_choices(ctx)
-    _keep(ctx, service=picked)
+@_choice_step(FLOW, "service")
+async def on_service(ctx: Context, service: str) -> Reply:
+    _keep(ctx, service=service)
     return await _ask_day(ctx)
 
 
@@ -259,8 +246,8 @@ async def _ask_day(ctx: Context, *, day_full: bool = False) -> Reply:
         store = await Store.get(id=ctx.data["store_id"])
         return ctx.finish("booking/no_days", store=store, horizon=availability.HORIZON_DAYS)
     options = [(d.isoformat(), _label(ctx, "day", day=d)) for d in days]
-    return _choose(
-        ctx, "day", "booking/ask_day", options, rescheduling="appointment_id" in ctx.data, day_full=day_full
+    return ctx.offer(
+        "day", "booking/ask_day", options, rescheduling="appointment_id" in ctx.data, day_full=day_full
     )
 
 
@@ -271,17 +258,12 @@ async def on_day(ctx: Context) -> Reply:
     picked = ctx.picked() if when is None else None
     day = when.day if when is not None else date.fromisoformat(picked) if picked else None
     if day is None:
-        return _repeat_choices(ctx, "booking/bad_day")
+        return ctx.reask_choice("booking/bad_day")
     offer = await availability.day_offer(
         ctx.data["store_id"], ServiceType(ctx.data["service"]), day, now=now, tz=settings.tz
     )
     if offer.problem is not None:
-        return ctx.reask(
-            "booking/day_unavailable",
-            day=day,
-            reason=offer.problem.value,
-            options=[label for _, label in ctx.data.get(CHOICES_KEY) or []],
-        )
+        return ctx.reask_choice("booking/day_unavailable", day=day, reason=offer.problem.value)
     _keep(ctx, day=day.isoformat())
     slots = offer.open_slots
     wanted = next((s for s in slots if when and when.time and s.contains(when.time)), None)
@@ -295,8 +277,7 @@ def _ask_slot(ctx: Context, slots: list[Slot], when: When | None = None, *, take
     named = [s for s in slots if when and when.part_of_day == _part_of_day(s)]
     shown = named or slots
     options = [(s.window_id, _label(ctx, "slot", slot=s)) for s in shown]
-    return _choose(
-        ctx,
+    return ctx.offer(
         "slot",
         "booking/ask_slot",
         options,
@@ -320,7 +301,7 @@ async def on_slot(ctx: Context) -> Reply:
         slots = await _open_slots(ctx)
         picked = next((s.window_id for s in slots if when and when.time and s.contains(when.time)), None)
     if picked is None:
-        return _repeat_choices(ctx, "booking/bad_slot")
+        return ctx.reask_choice("booking/bad_slot")
     slots = await _open_slots(ctx)
     slot = next((s for s in slots if s.window_id == picked), None)
     if slot is None:
@@ -353,8 +334,7 @@ async def _summary(ctx: Context, slot: Slot) -> Reply:
         ("change", _label(ctx, "change")),
         ("quit", _label(ctx, "quit")),
     ]
-    return _choose(
-        ctx,
+    return ctx.offer(
         "confirm",
         "booking/summary",
         options,
@@ -366,11 +346,8 @@ async def _summary(ctx: Context, slot: Slot) -> Reply:
     )
 
 
-@router.step(FLOW, "confirm")
-async def on_confirm(ctx: Context) -> Reply:
-    picked = "confirm" if _is_yes(ctx) else ctx.picked()
-    if picked is None:
-        return _repeat_choices(ctx)
+@_choice_step(FLOW, "confirm", yes="confirm")
+async def on_confirm(ctx: Context, picked: str) -> Reply:
     if picked == "quit":
         return ctx.finish("booking/abandoned")
     if picked == "change":
@@ -391,7 +368,7 @@ async def _book(ctx: Context) -> Reply:
     """Make (or move) the booking the customer confirmed."""
     customer, data, now = ctx.customer, ctx.data, ctx.services.clock.now()
     assert customer is not None
-    notifier = _notifier(ctx)
+    notifier = ctx.services.notifier
     day, window_id = date.fromisoformat(data["day"]), data["window_id"]
     if "appointment_id" in data:
         appointment = await appointments.reschedule(

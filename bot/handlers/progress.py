@@ -6,7 +6,7 @@ stateDiagram-v2
     [*] --> [*]: PROGRESS: stage, since, ETA, advisor, timeline per vehicle; nothing pending
     [*] --> extra: PROGRESS, with 增项 awaiting the customer's answer
     extra --> extra: answered, another item pending
-    extra --> [*]: answered (1. 同意 / 2. 不同意), the last one
+    extra --> [*]: answered (1. 同意 / 2. 不同意), the last one; every answer is told to the advisor
     [*] --> which: 同意 / 不同意 with several items pending and no item number
     which --> [*]: item picked, answer recorded
 ```
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from bot.conversation.context import CHOICES_KEY, Context
+from bot.conversation.context import Context
 from bot.conversation.replies import Reply, TextReply
 from bot.conversation.router import Router
 from bot.conversation.validators import find_plate, mask_plate
@@ -86,9 +86,7 @@ def _ask_item(ctx: Context, plate: str, item: ExtraItem) -> TextReply:
 async def on_extra_answer(ctx: Context) -> Reply:
     approve = ctx.picked()
     if approve is None:
-        return ctx.reask(
-            "progress/bad_answer", options=[label for _, label in ctx.data.get(CHOICES_KEY) or []]
-        )
+        return ctx.reask_choice("progress/bad_answer")
     answered = await _record(ctx, ctx.data["item_id"], approve)
     customer = ctx.customer
     assert customer is not None
@@ -126,9 +124,7 @@ async def answer_extra(ctx: Context) -> Reply:
 async def on_which_item(ctx: Context) -> Reply:
     item_id = ctx.picked()
     if item_id is None:
-        return ctx.reask(
-            "progress/bad_answer", options=[label for _, label in ctx.data.get(CHOICES_KEY) or []]
-        )
+        return ctx.reask_choice("progress/bad_answer")
     return await _record(ctx, item_id, ctx.data["approve"])
 
 
@@ -142,6 +138,7 @@ async def _record(ctx: Context, item_id: int, approve: bool) -> TextReply:
             approve=approve,
             openid=ctx.message.openid,
             now=ctx.services.clock.now(),
+            notifier=ctx.services.notifier,
         )
     except ExtraItemNotFound:
         return ctx.finish("progress/no_pending")

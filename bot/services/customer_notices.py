@@ -1,5 +1,8 @@
 """Service notices pushed unasked (appointment, progress, 增项): rendered once, queued, never at night.
 
+Most go to the customer; what the customer does in chat that their advisor must act on (a booking
+made, moved or cancelled, a 增项 answered) goes to the advisor's bound WeChat the same way.
+
 Every notice goes through the outbox with a dedup key, so a step that runs twice queues one
 message, and with `not_before` moved out of quiet hours, so a car that is ready at 22:00 is
 announced at 08:00 instead of waking the customer.
@@ -7,6 +10,7 @@ announced at 08:00 instead of waking the customer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,10 +18,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.conversation.texts import Texts
-from bot.models import Follower, MessageCategory, Outbox
+from bot.models import Follower, MessageCategory, Outbox, Staff
 from bot.services import outbox
 from bot.services.quiet_hours import next_allowed
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,19 @@ class Notifier:
             "openid", flat=True
         )
         return [await self.to_openid(str(openid), notice, now=now, **values) for openid in openids]
+
+    async def to_staff(
+        self, staff_id: int | None, notice: Notice, *, now: datetime, **values: Any
+    ) -> Outbox | None:
+        """Queue `notice` for an active staff member's bound WeChat; None when there is none to reach.
+
+        Nothing is lost then: what the notice reports is in the admin pages all the same.
+        """
+        staff = await Staff.get_or_none(id=staff_id, active=True) if staff_id is not None else None
+        if staff is None or not staff.openid:
+            log.info("no staff wechat to tell", extra={"notice": notice.dedup_key, "staff_id": staff_id})
+            return None
+        return await self.to_openid(staff.openid, notice, now=now, **values)
 
     async def to_openid(self, openid: str, notice: Notice, *, now: datetime, **values: Any) -> Outbox:
         return await outbox.enqueue(

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot.models import Appointment, AppointmentStatus, Customer, ServiceType, SlotPlace, Staff, Vehicle
+from bot.models import Appointment, AppointmentStatus, Customer, ServiceType, SlotPlace, Vehicle
+from bot.services.booking import advisor_notices
 from bot.services.booking.availability import Slot, day_offer
 from bot.services.booking.errors import (
     AppointmentClosed,
@@ -32,11 +33,9 @@ from bot.services.booking.errors import (
     Unbookable,
     VehicleNotFound,
 )
-from bot.services.customer_notices import Notice, Notifier
+from bot.services.customer_notices import Notifier
 
 log = logging.getLogger(__name__)
-
-ADVISOR_TEMPLATE = "booking_created"
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ async def book(request: BookingRequest, *, now: datetime, notifier: Notifier) ->
             await _take_place(appointment, slot)
             appointment.number = f"B{notifier.local(now):%Y%m%d}-{appointment.id:04d}"
             await appointment.save(update_fields=["number"])
-            await _tell_advisor(appointment, customer, vehicle, now=now, notifier=notifier)
+            await advisor_notices.booked(appointment, now=now, notifier=notifier)
     except (IntegrityError, SlotFull):
         # The same 确认 may arrive twice at once: the twin that lost the race finds the winner's booking.
         key = request.request_key
@@ -123,9 +122,10 @@ async def reschedule(
     notifier: Notifier,
     customer_id: int | None = None,
 ) -> Appointment:
-    """Move a booking to another slot; the old place is freed in the same transaction.
+    """Move a booking to another slot and tell its advisor; the old place is freed in the same transaction.
 
     `customer_id` restricts the change to that customer's own bookings (chat always passes it).
+    Moving it to the time it already has changes nothing and tells nobody.
     """
     appointment = await changeable(appointment_id, now=now, customer_id=customer_id)
     slot = await find_slot(
@@ -144,13 +144,17 @@ async def reschedule(
         if moved == 0:
             raise AppointmentClosed(f"appointment {appointment.number} was closed meanwhile")
         await SlotPlace.filter(appointment_id=appointment.id).delete()
-        await _take_place(appointment, slot)
+        place = await _take_place(appointment, slot)
+        moved_to = await Appointment.get(id=appointment.id)
+        await advisor_notices.moved(moved_to, appointment, place, now=now, notifier=notifier)
     log.info("appointment moved", extra={"appointment": appointment.number, "day": str(day)})
-    return await Appointment.get(id=appointment.id)
+    return moved_to
 
 
-async def cancel(appointment_id: int, *, now: datetime, customer_id: int | None = None) -> Appointment:
-    """Cancel and free the place at once; cancelling a cancelled booking changes nothing."""
+async def cancel(
+    appointment_id: int, *, now: datetime, notifier: Notifier, customer_id: int | None = None
+) -> Appointment:
+    """Cancel, free the place at once and tell the advisor; cancelling a cancelled booking changes nothing."""
     appointment = await _find(appointment_id, customer_id)
     if appointment.status is AppointmentStatus.CANCELLED:
         return appointment
@@ -160,9 +164,12 @@ async def cancel(appointment_id: int, *, now: datetime, customer_id: int | None 
             status=AppointmentStatus.CANCELLED, cancelled_at=now
         )
         await SlotPlace.filter(appointment_id=appointment.id).delete()
+        appointment = await Appointment.get(id=appointment.id)
+        if cancelled:
+            await advisor_notices.cancelled(appointment, now=now, notifier=notifier)
     if cancelled:
         log.info("appointment cancelled", extra={"appointment": appointment.number})
-    return await Appointment.get(id=appointment.id)
+    return appointment
 
 
 async def changeable(appointment_id: int, *, now: datetime, customer_id: int | None = None) -> Appointment:
@@ -238,12 +245,14 @@ async def _close(appointment_id: int, status: AppointmentStatus, *, now: datetim
 
 
 def _slot_fields(slot: Slot, notifier: Notifier) -> dict[str, Any]:
+    """The columns a slot fills, times in UTC: `update()` writes a datetime as given, and SQLite
+    compares them as text, so a local time there would sort a moved booking out of order."""
     return {
         "day": slot.day,
         "start_minute": slot.start_minute,
         "end_minute": slot.end_minute,
-        "starts_at": slot.starts_at(notifier.tz),
-        "ends_at": slot.ends_at(notifier.tz),
+        "starts_at": slot.starts_at(notifier.tz).astimezone(UTC),
+        "ends_at": slot.ends_at(notifier.tz).astimezone(UTC),
         "off_peak_bonus": slot.off_peak_bonus,
     }
 
@@ -270,35 +279,3 @@ async def _take_place(appointment: Appointment, slot: Slot) -> SlotPlace:
             except IntegrityError:
                 log.info("place taken by a concurrent booking", extra={**key, "place_no": place_no})
     raise SlotFull(f"{slot.day} {slot.starts:%H:%M} is fully booked for {appointment.service_type.value}")
-
-
-async def _tell_advisor(
-    appointment: Appointment, customer: Customer, vehicle: Vehicle, *, now: datetime, notifier: Notifier
-) -> None:
-    """Queue the new booking to the customer's advisor, when they have one reachable on WeChat."""
-    advisor = await Staff.get_or_none(id=appointment.advisor_id) if appointment.advisor_id else None  # type: ignore[attr-defined]
-    if advisor is None or not advisor.openid:
-        log.info("booking has no advisor to tell", extra={"appointment": appointment.number})
-        return
-    starts = notifier.local(appointment.starts_at)
-    notice = Notice(
-        template="booking/advisor_notice",
-        template_name=ADVISOR_TEMPLATE,
-        template_data={
-            "keyword1": appointment.number or "",
-            "keyword2": customer.name,
-            "keyword3": appointment.service_type.label,
-            "keyword4": f"{starts:%Y-%m-%d %H:%M}",
-        },
-        dedup_key=f"booking-created:{appointment.id}",
-    )
-    await notifier.to_openid(
-        advisor.openid,
-        notice,
-        now=now,
-        appointment=appointment,
-        customer=customer,
-        vehicle=vehicle,
-        starts=starts,
-        ends=notifier.local(appointment.ends_at),
-    )

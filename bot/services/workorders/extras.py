@@ -1,7 +1,9 @@
 """Extra work found in the workshop (增项): recorded, pushed to the customer, answered in chat.
 
-The customer's answer is a conditional update from pending, so it is recorded once with its time;
-only the owner's answer counts (items are looked up through the work order's customer).
+The customer's answer is a conditional update from pending, so it is recorded once with its time,
+and the work order's advisor is told in the same transaction under a key naming the item: a
+repeated answer or a WeChat retry tells nobody twice. Only the owner's answer counts (items are
+looked up through the work order's customer).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.services.workorders.orders import Author, open_order
 log = logging.getLogger(__name__)
 
 EXTRA_ITEM_TEMPLATE = "extra_item"
+ANSWERED_TEMPLATE = "extra_item_answered"
 
 
 async def add_extra_item(
@@ -68,17 +71,21 @@ async def add_extra_item(
 
 
 async def answer_extra_item(
-    item_id: int, *, customer_id: int, approve: bool, openid: str, now: datetime
+    item_id: int, *, customer_id: int, approve: bool, openid: str, now: datetime, notifier: Notifier
 ) -> ExtraItem:
-    """The customer's yes or no, with its time; the same answer twice is fine, a change of mind is not."""
+    """The customer's yes or no, with its time, told to the advisor; the same answer twice is fine
+    (and told once), a change of mind is not."""
     item = await ExtraItem.filter(id=item_id, work_order__customer_id=customer_id).first()
     if item is None:
         raise ExtraItemNotFound(f"no extra item {item_id} for this customer")
     status = ExtraItemStatus.APPROVED if approve else ExtraItemStatus.DECLINED
-    answered = await ExtraItem.filter(id=item.id, status=ExtraItemStatus.PENDING).update(
-        status=status, answered_at=now, answered_by=openid
-    )
-    item = await ExtraItem.get(id=item.id)
+    async with in_transaction():
+        answered = await ExtraItem.filter(id=item.id, status=ExtraItemStatus.PENDING).update(
+            status=status, answered_at=now, answered_by=openid
+        )
+        item = await ExtraItem.get(id=item.id)
+        if answered:
+            await _tell_advisor(item, now=now, notifier=notifier)
     if not answered and item.status is not status:
         raise ExtraItemAnswered(f"extra item {item.id} was {item.status.value} already")
     return item
@@ -120,3 +127,20 @@ async def _ask_customer(order: WorkOrder, item: ExtraItem, *, now: datetime, not
         vehicle=order.vehicle,
         advisor=order.advisor,
     )
+
+
+async def _tell_advisor(item: ExtraItem, *, now: datetime, notifier: Notifier) -> None:
+    """The answer goes to the work order's advisor, who orders the parts or leaves the item out."""
+    await item.fetch_related("work_order__vehicle", "work_order__customer")
+    order, answered = item.work_order, notifier.local(now)
+    answer = "approve" if item.status is ExtraItemStatus.APPROVED else "decline"
+    data = {
+        "keyword1": order.number or "",
+        "keyword2": order.vehicle.plate,
+        "keyword3": item.description,
+        "keyword4": notifier.texts.render("progress/label", key=answer),
+        "keyword5": f"{answered:%Y-%m-%d %H:%M}",
+    }
+    notice = Notice("progress/advisor_answered", ANSWERED_TEMPLATE, data, f"extra-item-answered:{item.id}")
+    advisor_id = order.advisor_id  # type: ignore[attr-defined]
+    await notifier.to_staff(advisor_id, notice, now=now, item=item, order=order, answered=answered)
