@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from admin.access import ROLE_LABELS, Permission, allows, is_group_wide, visible_staff, visible_stores
-from admin.auth import CURRENT_STAFF, requires
+from admin.auth import CURRENT_STAFF, Handler, requires
 from admin.web.forms import Form
 from admin.web.pagination import Page
 from admin.web.rendering import render
@@ -404,63 +404,62 @@ async def _staff_names(details: Iterable[dict[str, Any]]) -> dict[int, str]:
     return dict(await Staff.filter(id__in=ids).values_list("id", "name")) if ids else {}
 
 
+Action = Callable[[Staff, datetime, int], Awaitable[object]]  # the service call: by whom, when, on which
+ReadAction = Callable[[web.Request, Form], Action]  # reads a posted form into its action
+
+
+def _acting(done: str) -> Callable[[ReadAction], Handler]:
+    """The handler of a form that acts on the complaint in the URL: the decorated function reads
+    the posted form and returns the service call to make, which _act runs; `done` says it worked."""
+
+    def decorate(read: ReadAction) -> Handler:
+        @functools.wraps(read)
+        async def handler(request: web.Request) -> web.Response:
+            form = Form(await request.post())
+            return await _act(request, form, read(request, form), done)
+
+        return handler
+
+    return decorate
+
+
 @routes.post("/complaints/{id:\\d+}/respond", name="complaints.respond")
 @requires(Permission.VIEW_COMPLAINTS)
-async def respond(request: web.Request) -> web.Response:
-    form = Form(await request.post())
+@_acting("已发送回复，客户将在微信中收到。")
+def respond(request: web.Request, form: Form) -> Action:
     text = _text(form, "text", "回复内容")
-    return await _act(
-        request,
-        form,
-        lambda me, now, complaint_id: handling.respond(complaint_id, me, text, _notices(request), now),
-        "已发送回复，客户将在微信中收到。",
-    )
+    return lambda me, now, complaint_id: handling.respond(complaint_id, me, text, _notices(request), now)
 
 
 @routes.post("/complaints/{id:\\d+}/note", name="complaints.note")
 @requires(Permission.VIEW_COMPLAINTS)
-async def add_note(request: web.Request) -> web.Response:
-    form = Form(await request.post())
+@_acting("已添加内部备注（客户看不到）。")
+def add_note(request: web.Request, form: Form) -> Action:
     text = _text(form, "note", "备注内容")
-    return await _act(
-        request,
-        form,
-        lambda me, now, complaint_id: handling.add_note(complaint_id, me, text, now),
-        "已添加内部备注（客户看不到）。",
-    )
+    return lambda me, now, complaint_id: handling.add_note(complaint_id, me, text, now)
 
 
 @routes.post("/complaints/{id:\\d+}/resolve", name="complaints.resolve")
 @requires(Permission.VIEW_COMPLAINTS)
-async def resolve(request: web.Request) -> web.Response:
-    form = Form(await request.post())
+@_acting("已标记为解决，客户将收到处理结果和满意度评价。")
+def resolve(request: web.Request, form: Form) -> Action:
     resolution = _text(form, "resolution", "处理结果")
     cause = form.choice("cause", "原因分类", [cause.value for cause in CAUSE_LABELS])
-    return await _act(
-        request,
-        form,
-        lambda me, now, complaint_id: handling.resolve(
-            complaint_id, me, resolution, cause or "", _notices(request), now
-        ),
-        "已标记为解决，客户将收到处理结果和满意度评价。",
+    return lambda me, now, complaint_id: handling.resolve(
+        complaint_id, me, resolution, cause or "", _notices(request), now
     )
 
 
 @routes.post("/complaints/{id:\\d+}/reassign", name="complaints.reassign")
 @requires(Permission.SUPERVISE_COMPLAINTS)
-async def reassign(request: web.Request) -> web.Response:
-    form = Form(await request.post())
+@_acting("已转派，新的负责人会收到微信通知。")
+def reassign(request: web.Request, form: Form) -> Action:
     chosen = form.values.get("to", "")
     if not chosen.isdigit():
         form.error("to", "请选择新的负责人")
     reason = form.text("reason", "转派原因", max_length=MAX_REASON_LENGTH, pattern=TEXT_PATTERN)
-    return await _act(
-        request,
-        form,
-        lambda me, now, complaint_id: assignment.reassign(
-            complaint_id, int(chosen), me, _notices(request), now, reason=reason
-        ),
-        "已转派，新的负责人会收到微信通知。",
+    return lambda me, now, complaint_id: assignment.reassign(
+        complaint_id, int(chosen), me, _notices(request), now, reason=reason
     )
 
 
@@ -468,9 +467,6 @@ def _text(form: Form, name: str, label: str) -> str:
     return form.text(
         name, label, required=True, max_length=MAX_TEXT_LENGTH, pattern=TEXT_PATTERN, hint="不能包含控制字符"
     )
-
-
-Action = Callable[[Staff, datetime, int], Awaitable[object]]
 
 
 async def _act(request: web.Request, form: Form, action: Action, done: str) -> web.Response:

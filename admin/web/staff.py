@@ -3,6 +3,7 @@ staff and switch who is on duty (on-duty staff receive rescue and complaint assi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -68,24 +69,21 @@ async def staff_create(request: web.Request) -> web.Response:
     password = form.text("password", "初始密码", required=True, max_length=128)
     if password and len(password) < MIN_PASSWORD_LENGTH:
         form.error("password", f"密码至少 {MIN_PASSWORD_LENGTH} 位")
-    if form.ok:
+
+    async def create() -> Staff:
         store = fields["store"]
-        try:
-            member = await add_staff(
-                name=fields["name"],
-                phone=fields["phone"],
-                role=fields["role"],
-                username=fields["username"],
-                store_code=store.code if store else None,
-                password=password,
-            )
-            await Staff.filter(id=member.id).update(on_duty=fields["on_duty"], active=fields["active"])
-        except (StaffAccountError, IntegrityError):
-            form.error("phone", TAKEN)
-        else:
-            await flash(request, f"已创建员工「{member.name}」")
-            raise web.HTTPSeeOther(request.app.router["staff.detail"].url_for(id=str(member.id)))
-    return await _form_page(request, None, form.values, form.errors, status=422)
+        member = await add_staff(
+            name=fields["name"],
+            phone=fields["phone"],
+            role=fields["role"],
+            username=fields["username"],
+            store_code=store.code if store else None,
+            password=password,
+        )
+        await Staff.filter(id=member.id).update(on_duty=fields["on_duty"], active=fields["active"])
+        return member
+
+    return await _save(request, None, form, create, f"已创建员工「{fields['name']}」")
 
 
 @routes.get("/staff/{id:\\d+}/edit", name="staff.edit")
@@ -112,15 +110,12 @@ async def staff_update(request: web.Request) -> web.Response:
     fields = await read_staff(form)
     if member.id == me.id and (fields["role"] != Role.ADMIN or not fields["active"]):
         form.error("role", "不能取消自己的管理员角色或停用自己的账号")
-    if form.ok:
-        try:
-            await Staff.filter(id=member.id).update(**fields)
-        except IntegrityError:
-            form.error("phone", TAKEN)
-        else:
-            await flash(request, f"已保存员工「{fields['name']}」")
-            raise web.HTTPSeeOther(request.app.router["staff.detail"].url_for(id=str(member.id)))
-    return await _form_page(request, member, form.values, form.errors, status=422)
+
+    async def update() -> Staff:
+        await Staff.filter(id=member.id).update(**fields)
+        return member
+
+    return await _save(request, member, form, update, f"已保存员工「{fields['name']}」")
 
 
 @routes.post("/staff/{id:\\d+}/duty", name="staff.duty")
@@ -134,9 +129,8 @@ async def staff_duty(request: web.Request) -> web.Response:
     await Staff.filter(id=member.id).update(on_duty=on_duty)
     await flash(request, f"{member.name} 已{'上岗' if on_duty else '离岗'}")
     back = form.values.get("next", "")
-    staff_pages = str(request.app.router["staff"].url_for())
-    if not back.startswith(staff_pages):  # only back to the staff list or a staff page
-        back = str(request.app.router["staff.detail"].url_for(id=str(member.id)))
+    if not back.startswith(str(request.app.router["staff"].url_for())):  # only the staff list or pages
+        raise _to_detail(request, member)
     raise web.HTTPSeeOther(back)
 
 
@@ -150,7 +144,7 @@ async def staff_password(request: web.Request) -> web.Response:
     else:
         await Staff.filter(id=member.id).update(password_hash=await hash_password_off_loop(password))
         await flash(request, f"已重置 {member.name} 的密码")
-    raise web.HTTPSeeOther(request.app.router["staff.detail"].url_for(id=str(member.id)))
+    raise _to_detail(request, member)
 
 
 async def read_staff(form: Form) -> dict[str, Any]:
@@ -172,6 +166,27 @@ async def read_staff(form: Form) -> dict[str, Any]:
         "on_duty": form.checkbox("on_duty"),
         "active": form.checkbox("active"),
     }
+
+
+async def _save(
+    request: web.Request, member: Staff | None, form: Form, save: Callable[[], Awaitable[Staff]], done: str
+) -> web.Response:
+    """Run `save` for a valid form, then say `done` on the saved member's page; bad input, or a
+    phone or username another staff member has, shows the form again (422) with what was typed."""
+    if form.ok:
+        try:
+            saved = await save()
+        except (StaffAccountError, IntegrityError):
+            form.error("phone", TAKEN)
+        else:
+            await flash(request, done)
+            raise _to_detail(request, saved)
+    return await _form_page(request, member, form.values, form.errors, status=422)
+
+
+def _to_detail(request: web.Request, member: Staff) -> web.HTTPSeeOther:
+    """Back to the staff member's page (303), where every change to them ends."""
+    return web.HTTPSeeOther(request.app.router["staff.detail"].url_for(id=str(member.id)))
 
 
 async def _form_page(
