@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import sys
 from collections.abc import Sequence
@@ -94,7 +95,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from bot.app import create_app
 
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
+    app = create_app(settings)
+    app.on_startup.append(_tune_garbage_collector)
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None)
+
+
+async def _tune_garbage_collector(_app: object) -> None:
+    """Keep the collector's full passes off what lives as long as the process.
+
+    Everything alive once the app has started (modules, models, templates, connections) is
+    frozen out of collection, and young objects are collected less often: under load, full
+    passes over those objects paused every request in flight and were most of the p99.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _scheduler(settings: Settings, args: argparse.Namespace) -> None:
