@@ -82,15 +82,41 @@ async def test_a_password_reset_ends_the_staff_members_tokens_by_either_path(api
     ).status == 200
 
 
-async def test_deactivation_by_the_api_refuses_the_staff_members_tokens(api: Api) -> None:
+async def test_deactivation_by_the_api_ends_the_staff_members_tokens_for_good(api: Api) -> None:
     team = await make_team()
     token = await api.token_for(team.advisor)
+    colleague = await api.token_for(team.colleague)
 
     deactivated = await api.call("PATCH", f"/staff/{team.advisor.id}", json={"active": False})
+    refused = [(await api.call("GET", path, token=token)).status for path in ("/me", "/customers")]
+    reactivated = await api.call("PATCH", f"/staff/{team.advisor.id}", json={"active": True})
 
-    assert deactivated.status == 200
+    assert deactivated.status == reactivated.status == 200
+    assert refused == [401, 401]
+    assert (await api.call("GET", "/me", token=token)).status == 401  # not revived
+    assert (await api.call("GET", "/me", token=colleague)).status == 200
+
+
+async def test_deactivation_on_the_staff_page_ends_the_members_tokens_for_good(api: Api) -> None:
+    team = await make_team()
+    token = await api.token_for(team.advisor)
+    assert (await log_in(api.bot.client, "admin")).status == 303
+    edit = f"/admin/staff/{team.advisor.id}/edit"
+    form = {
+        "name": team.advisor.name,
+        "phone": team.advisor.phone,
+        "username": team.advisor.username or "",
+        "role": str(team.advisor.role),
+        "store": str(team.advisor.store_id),  # type: ignore[attr-defined]
+        "on_duty": "on",
+    }
+
+    deactivated = await post_form(api.bot.client, edit, form)
+    reactivated = await post_form(api.bot.client, edit, form | {"active": "on"})
+
+    assert deactivated.status == reactivated.status == 303
+    assert await ApiToken.filter(staff_id=team.advisor.id).count() == 0
     assert (await api.call("GET", "/me", token=token)).status == 401
-    assert (await api.call("GET", "/customers", token=token)).status == 401
 
 
 async def test_a_token_with_a_forged_password_check_is_refused(api: Api) -> None:

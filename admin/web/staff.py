@@ -20,7 +20,12 @@ from admin.web.scoping import scoped_staff
 from admin.web.sessions import flash
 from bot.models import Role, Staff, Store
 from bot.services.passwords import hash_password_off_loop
-from bot.services.staff_accounts import MIN_PASSWORD_LENGTH, StaffAccountError, add_staff
+from bot.services.staff_accounts import (
+    MIN_PASSWORD_LENGTH,
+    StaffAccountError,
+    add_staff,
+    end_api_tokens_if_deactivated,
+)
 
 routes = web.RouteTableDef()
 
@@ -113,6 +118,7 @@ async def staff_update(request: web.Request) -> web.Response:
 
     async def update() -> Staff:
         await Staff.filter(id=member.id).update(**fields)
+        await end_api_tokens_if_deactivated(member.id, fields["active"])
         return member
 
     return await _save(request, member, form, update, f"已保存员工「{fields['name']}」")

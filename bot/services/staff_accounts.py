@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.db import database
 from bot.models import Role, Staff, Store
+from bot.models.api_token import ApiToken
 from bot.services.passwords import hash_password_off_loop
 
 MIN_PASSWORD_LENGTH = 8
@@ -48,3 +49,9 @@ async def add_staff(
 async def create_staff(database_url: str, **fields: str | None) -> Staff:
     async with database(database_url):
         return await add_staff(**fields)  # type: ignore[arg-type]
+
+
+async def end_api_tokens_if_deactivated(staff_id: int, active: bool) -> None:
+    """A deactivated member's API tokens are deleted, so reactivating them revives none."""
+    if not active:
+        await ApiToken.filter(staff_id=staff_id).delete()
