@@ -37,13 +37,17 @@ def _connection(database_url: str) -> dict[str, Any]:
     SQLite in WAL mode commits without an fsync (synchronous=NORMAL): a commit survives the bot
     crashing, only a power cut can lose the last ones. PostgreSQL connections go back to the
     pool without asyncpg's reset query: the bot never changes session state (no SET, LISTEN or
-    advisory locks), and the reset cost a round trip after every query.
+    advisory locks), and the reset cost a round trip after every query. And PostgreSQL plans
+    each execution of a prepared statement afresh: a generic plan cached while a table was
+    nearly empty (a new install) went on scanning it whole once it had grown, and under load
+    the follower lookup took half a core.
     """
     config = expand_db_url(database_url)
     if database_url.startswith("sqlite://"):
         config["credentials"].setdefault("synchronous", "NORMAL")
     else:
         config["credentials"]["connection_class"] = _PooledConnection
+        config["credentials"]["server_settings"] = {"plan_cache_mode": "force_custom_plan"}
     return config
 
 
