@@ -180,17 +180,22 @@ class RedisFlowStorage:
     @asynccontextmanager
     async def hold(self, openid: str) -> AsyncIterator[Held]:
         """Local FIFO first (arrival order within this instance), then the shared lock."""
-        lock, flow, hint = (self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint"))
+        keys = self._keys_of(openid)
         token = secrets.token_hex(16)
         async with self._locks.hold(openid):
-            held = Held(await self._take_when_free(lock, flow, token))
+            held = Held(await self._take_when_free(keys[0], keys[1], token))
             try:
                 yield held
             except BaseException:
                 held.flow = held.loaded  # a failed handler changes nothing
                 raise
             finally:
-                await self._give_back(keys=[lock, flow, hint], args=_saving(token, held))
+                change = _saving(held.flow) if held.changed else UNCHANGED
+                await self._give_back(keys=keys, args=[token, *change])
+
+    def _keys_of(self, openid: str) -> list[str]:
+        """GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
+        return [self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint")]
 
     async def _take_when_free(self, lock: str, flow: str, token: str) -> FlowState | None:
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
@@ -208,13 +213,11 @@ class RedisFlowStorage:
         return FlowState.from_json(raw) if raw else None
 
     async def set(self, openid: str, state: FlowState) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._keys("flow", openid), state.to_json(), ex=FLOW_TTL_SECONDS)
-            pipe.set(self._keys("flow-hint", openid), state.flow, ex=EXPIRED_HINT_TTL_SECONDS)
-            await pipe.execute()
+        """The write a hold's end makes, without the hold (no lock token: no lock is released)."""
+        await self._give_back(keys=self._keys_of(openid), args=["", *_saving(state)])
 
     async def clear(self, openid: str) -> None:
-        await self._redis.delete(self._keys("flow", openid), self._keys("flow-hint", openid))
+        await self._give_back(keys=self._keys_of(openid), args=["", *_saving(None)])
 
     async def expired_flow(self, openid: str) -> str | None:
         keys = [self._keys("flow", openid), self._keys("flow-hint", openid)]
@@ -222,10 +225,11 @@ class RedisFlowStorage:
         return hint.decode() if isinstance(hint, bytes) else hint
 
 
-def _saving(token: str, held: Held) -> list[str | int]:
-    """GIVE_BACK's arguments for what the handler left in `held`."""
-    if not held.changed:
-        return [token, "keep", "", "", 0, 0]
-    if held.flow is None:
-        return [token, "clear", "", "", 0, 0]
-    return [token, "set", held.flow.to_json(), held.flow.flow, FLOW_TTL_SECONDS, EXPIRED_HINT_TTL_SECONDS]
+UNCHANGED: list[str | int] = ["keep", "", "", 0, 0]
+
+
+def _saving(flow: FlowState | None) -> list[str | int]:
+    """GIVE_BACK's arguments after the token that save `flow`, or clear it when None."""
+    if flow is None:
+        return ["clear", "", "", 0, 0]
+    return ["set", flow.to_json(), flow.flow, FLOW_TTL_SECONDS, EXPIRED_HINT_TTL_SECONDS]
