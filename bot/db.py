@@ -32,7 +32,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 def _connection(database_url: str) -> dict[str, Any]:
-    """Tortoise's connection settings for the URL, with two choices of ours.
+    """Tortoise's connection settings for the URL, with these choices of ours:
 
     SQLite in WAL mode commits without an fsync (synchronous=NORMAL): a commit survives the bot
     crashing, only a power cut can lose the last ones. PostgreSQL connections go back to the
