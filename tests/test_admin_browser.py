@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, Page, expect
 
 from bot.models import Role, Store
 from tests.browser import screenshot_path
@@ -170,6 +170,7 @@ async def screenshot_every_page(admin: Admin, context: BrowserContext, size: str
     await page.fill("#f-login", "admin")
     await page.fill("#f-password", "wrong-password")
     await page.click("button:has-text('登录')")
+    await expect(page.get_by_text("账号或密码不正确")).to_be_visible()  # the answer page, not mid-navigation
     await page.screenshot(path=screenshot_path(f"admin-login-failed-{size}"))
     await admin.log_in(page, "admin")
 
@@ -192,6 +193,7 @@ async def screenshot_every_page(admin: Admin, context: BrowserContext, size: str
     await admin.visit(page, "/admin/stores/new")
     await page.fill("#f-latitude", "north")
     await page.click("button:has-text('保存')")
+    await expect(page.locator(".field.has-error").first).to_be_visible()  # the answer page
     await page.screenshot(path=screenshot_path(f"admin-store-errors-{size}"), full_page=True)
     assert await page.locator(".field.has-error").count() >= 2
 
