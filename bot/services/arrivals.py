@@ -14,17 +14,19 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 from bot.clock import Clock
 from bot.conversation.messages import Incoming
-from bot.models import Follower, InboundMessage
+from bot.models import Customer, Follower, InboundMessage, Staff
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
-# What handlers read from a follower: the bound customer's advisor, or the advisor who referred
-# them. Joined in the same query; a relation that is not set loads as None.
-FOLLOWER_RELATIONS = ("customer__advisor", "advisor")
 
 
 @dataclass(frozen=True)
@@ -75,29 +77,82 @@ class Arrivals:
 
 
 async def write_batch(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
-    """Log the messages and return their senders' followers by openid: three statements.
+    """Log the messages and return their senders' followers by openid.
 
-    No transaction around them: a log row without its follower is harmless (the message is
-    kept; writing it again changes nothing). Rows go in sorted by key, so two instances
+    Three statements, written as SQL rather than through model instances: building, converting
+    and re-reading ORM objects cost more than the database itself, and this runs for every
+    message. No transaction around them: a log row without its follower is harmless (the message
+    is kept; writing it again changes nothing). Rows go in sorted by key, so two instances
     inserting overlapping batches take their row locks in the same order and cannot deadlock.
     """
+    db = connections.get("default")
     openids = sorted({message.openid for message in messages})
-    await InboundMessage.bulk_create(
-        [_log_row(message) for message in sorted(messages, key=lambda m: m.key)], ignore_conflicts=True
+    logged = sorted(messages, key=lambda m: m.key)
+    await _insert_new(db, InboundMessage, [_log_row(message) for message in logged])
+    await _insert_new(
+        db,
+        Follower,
+        [
+            {"openid": openid, "subscribed": True, "subscribed_at": now, "bind_failures": 0, "created_at": now}
+            for openid in openids
+        ],
     )
-    await Follower.bulk_create(
-        [Follower(openid=openid, subscribed_at=now) for openid in openids], ignore_conflicts=True
-    )
-    found = await Follower.filter(openid__in=openids).select_related(*FOLLOWER_RELATIONS)
-    return {follower.openid: follower for follower in found}
+    followers = await _followers(db, openids)
+    await _load_relations(followers)
+    return {follower.openid: follower for follower in followers}
 
 
-def _log_row(message: Incoming) -> InboundMessage:
-    return InboundMessage(
-        key=message.key,
-        openid=message.openid,
-        kind=message.kind.value,
-        is_user_message=message.kind.is_user_message,
-        body=message.log_body(),
-        received_at=message.created_at,
+def _log_row(message: Incoming) -> dict[str, Any]:
+    return {
+        "key": message.key,
+        "openid": message.openid,
+        "kind": message.kind.value,
+        "is_user_message": message.kind.is_user_message,
+        "body": message.log_body(),
+        "received_at": message.created_at,
+    }
+
+
+async def _insert_new(db: BaseDBAsyncClient, model: type[Model], rows: list[dict[str, Any]]) -> None:
+    """INSERT the rows, skipping any whose unique key is already there."""
+    fields = model._meta.fields_map
+    columns = list(rows[0])
+    names = ", ".join(f'"{column}"' for column in columns)
+    sql = (
+        f'INSERT INTO "{model._meta.db_table}" ({names}) '
+        f"VALUES ({_placeholders(db, len(columns))}) ON CONFLICT DO NOTHING"
     )
+    await db.execute_many(
+        sql, [[fields[column].to_db_value(row[column], model) for column in columns] for row in rows]
+    )
+
+
+async def _followers(db: BaseDBAsyncClient, openids: list[str]) -> list[Follower]:
+    rows = await db.execute_query_dict(
+        f'SELECT * FROM "follower" WHERE "openid" IN ({_placeholders(db, len(openids))})', openids
+    )
+    return [Follower._init_from_db(**row) for row in rows]
+
+
+async def _load_relations(followers: list[Follower]) -> None:
+    """What handlers read from a follower: the bound customer with their advisor, and the advisor
+    who referred them. Most senders have neither; those who do cost one query per relation
+    (a customer deleted meanwhile loads as None, as its foreign key is about to be)."""
+    customer_ids = {f.customer_id for f in followers if f.customer_id}  # type: ignore[attr-defined]
+    advisor_ids = {f.advisor_id for f in followers if f.advisor_id}  # type: ignore[attr-defined]
+    customers = (
+        {c.id: c for c in await Customer.filter(id__in=customer_ids).select_related("advisor")}
+        if customer_ids
+        else {}
+    )
+    advisors = {s.id: s for s in await Staff.filter(id__in=advisor_ids)} if advisor_ids else {}
+    for follower in followers:  # loaded as None when not set, as select_related loads them
+        follower.customer = customers.get(follower.customer_id)  # type: ignore[attr-defined]
+        follower.advisor = advisors.get(follower.advisor_id)  # type: ignore[attr-defined]
+
+
+def _placeholders(db: BaseDBAsyncClient, count: int) -> str:
+    """`?, ?, ...` for SQLite, `$1, $2, ...` for PostgreSQL."""
+    if db.capabilities.dialect == "sqlite":
+        return ", ".join("?" * count)
+    return ", ".join(f"${n}" for n in range(1, count + 1))
