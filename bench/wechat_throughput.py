@@ -24,6 +24,7 @@ import asyncio
 import gc
 import itertools
 import json
+import linecache
 import os
 import random
 import signal
@@ -286,7 +287,7 @@ async def profiled(pid: int | None, output: Path) -> AsyncIterator[None]:
         return
     py_spy = Path(sys.executable).parent / "py-spy"  # installed by requirements-dev.txt
     spy = await asyncio.create_subprocess_exec(
-        py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--nonblocking",
+        py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
         "--output", str(output), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     await asyncio.sleep(1)  # py-spy attaches
@@ -301,25 +302,53 @@ async def profiled(pid: int | None, output: Path) -> AsyncIterator[None]:
 
 
 def profile_summary(path: Path, top: int = 15) -> list[str]:
-    """Where the bot's samples go: each sample is charged to the innermost function of the project
-    (bot/, admin/) on its stack, together with the library code that function called."""
+    """Where the bot's busy samples go: each is charged to the innermost function of the project
+    (bot/, admin/) on its stack, together with the library code that function called. Samples
+    of a thread waiting (the event loop in select, SQLite's thread for its next statement) are
+    counted apart, so the shares are of the CPU the bot used."""
     charged: Counter[str] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
         charged[_owner(frames)] += int(count)
-    total = sum(charged.values()) or 1
-    return [f"{100 * n / total:5.1f}%  {owner}" for owner, n in charged.most_common(top)]
+    waiting = sum(n for owner, n in charged.items() if owner.startswith(WAITING))
+    busy = sum(charged.values()) - waiting or 1
+    shares = [
+        f"{100 * n / busy:5.1f}%  {owner}"
+        for owner, n in charged.most_common()
+        if not owner.startswith(WAITING)
+    ]
+    total = busy + waiting
+    return [
+        *shares[:top],
+        f"(and {waiting} samples waiting, {100 * waiting / total:.0f}% of {total}, not counted)",
+    ]
+
+
+WAITING = "(waiting"
+
+
+def _source_line(frame: str) -> str:
+    """The source line a py-spy frame such as `f (aiosqlite/core.py:59)` points at."""
+    location = frame.rpartition("(")[2].rstrip(")")
+    relative, _, number = location.rpartition(":")
+    for folder in sys.path:
+        candidate = Path(folder, relative)
+        if candidate.is_file() and number.isdigit():
+            return linecache.getline(str(candidate), int(number))
+    return ""
 
 
 def _owner(frames: list[str]) -> str:
     for frame in reversed(frames):
         if ("(bot/" in frame or "(admin/" in frame) and "bot/cli.py" not in frame and "__main__" not in frame:
             return frame.rsplit(":", 1)[0] + ")"  # the function, not the line
-    if any("aiosqlite" in frame for frame in frames):
-        return "(aiosqlite's thread: SQLite itself)"
     if "selectors.py" in frames[-1]:
-        return "(event loop waiting in select)"
+        return f"{WAITING}: event loop in select)"
+    if any("aiosqlite" in frame for frame in frames):
+        if ".get()" in _source_line(frames[-1]):
+            return f"{WAITING}: SQLite's thread for its next statement)"
+        return "(aiosqlite's thread: SQLite itself)"
     return "(aiohttp and asyncio, outside the project's code)"
 
 

@@ -1,5 +1,7 @@
 """Prometheus metrics for `/metrics`: what an operator watches on the WeChat endpoint."""
 
+from functools import cache
+
 from prometheus_client import Counter, Histogram
 
 MESSAGES = Counter("bot_messages_total", "WeChat messages handled", ["kind"])
@@ -11,3 +13,9 @@ HANDLE_SECONDS = Histogram(
     "Time to answer a WeChat message",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 4.5),
 )
+
+
+@cache
+def messages_of(kind: str) -> Counter:
+    """`MESSAGES` for one kind, looked up once: `labels()` takes a lock and this runs per message."""
+    return MESSAGES.labels(kind=kind)

@@ -243,7 +243,6 @@ class TestStateBackend:
         async with asyncio.timeout(2), state.flows.hold("o-1"):
             pass  # and the hold was given back
 
-
     async def test_lock_lets_one_customers_messages_through_in_arrival_order(
         self, state: StateBackend
     ) -> None:

@@ -42,9 +42,9 @@ class StartRoute:
     def matches_text(self, text: str) -> bool:
         return any(word in text for word in self.keywords) or any(p.search(text) for p in self.patterns)
 
-    async def applies(self, ctx: Context) -> bool:
-        """Free text starts this flow only when the text matches and the guard (if any) agrees."""
-        return self.matches_text(ctx.text) and (self.when is None or await self.when(ctx))
+    async def allows(self, ctx: Context) -> bool:
+        """The guard's say, asked only once the text matched (it may read the database)."""
+        return self.when is None or await self.when(ctx)
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,10 @@ class Routes:
         return next((s for s in self.starts if s.flow == flow), None)
 
     async def for_text(self, ctx: Context, *, excluding: str | None = None) -> StartRoute | None:
+        """The first start route whose keywords match and whose guard agrees: free text starts it."""
+        text = ctx.text
         for route in self.starts:
-            if route.flow != excluding and await route.applies(ctx):
+            if route.flow != excluding and route.matches_text(text) and await route.allows(ctx):
                 return route
         return None
 

@@ -27,7 +27,20 @@ class Texts:
             autoescape=False,
             auto_reload=False,  # no file check per message: edited wording applies on restart
         )
+        self._fixed: dict[str, str] = {}
 
-    def render(self, name: str, **values: Any) -> str:
-        """Render `name` (e.g. "binding/ask_phone") to the text sent to the customer."""
+    def render(self, name: str, /, **values: Any) -> str:
+        """Render `name` (e.g. "binding/ask_phone") to the text sent to the customer.
+
+        A template rendered without values reads the same every time (StrictUndefined refuses
+        one that expects some), so it is rendered once: many replies are such (help, 请输入手机号).
+        """
+        if values:
+            return self._render(name, values)
+        fixed = self._fixed.get(name)
+        if fixed is None:
+            fixed = self._fixed[name] = self._render(name, values)
+        return fixed
+
+    def _render(self, name: str, values: dict[str, Any]) -> str:
         return self._env.get_template(f"{name}.txt.j2").render(**values).strip()

@@ -11,7 +11,7 @@ from tortoise.models import Model
 class InboundMessage(Model):
     id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=128, unique=True)
-    openid = fields.CharField(max_length=64, db_index=True)
+    openid = fields.CharField(max_length=64)  # indexed with received_at (Meta.indexes)
     kind = fields.CharField(max_length=32)
     is_user_message = fields.BooleanField(default=True)
     body = fields.JSONField()

@@ -14,10 +14,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import DatetimeField, JSONField
 from tortoise.models import Model
 
 from bot.clock import Clock
@@ -27,6 +28,10 @@ from bot.models import Customer, Follower, InboundMessage, Staff
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+_encode_body = cast(JSONField[Any], InboundMessage._meta.fields_map["body"]).encoder  # as Tortoise writes it
+_FOLLOWER_TIMES = tuple(
+    name for name, field in Follower._meta.fields_map.items() if isinstance(field, DatetimeField)
+)
 
 
 @dataclass(frozen=True)
@@ -89,14 +94,7 @@ async def write_batch(messages: list[Incoming], now: datetime) -> dict[str, Foll
     openids = sorted({message.openid for message in messages})
     logged = sorted(messages, key=lambda m: m.key)
     await _insert_new(db, InboundMessage, [_log_row(message) for message in logged])
-    await _insert_new(
-        db,
-        Follower,
-        [
-            {"openid": openid, "subscribed": True, "subscribed_at": now, "bind_failures": 0, "created_at": now}
-            for openid in openids
-        ],
-    )
+    await _insert_new(db, Follower, [_new_follower_row(openid, now) for openid in openids])
     followers = await _followers(db, openids)
     await _load_relations(followers)
     return {follower.openid: follower for follower in followers}
@@ -108,30 +106,44 @@ def _log_row(message: Incoming) -> dict[str, Any]:
         "openid": message.openid,
         "kind": message.kind.value,
         "is_user_message": message.kind.is_user_message,
-        "body": message.log_body(),
+        "body": _encode_body(message.log_body()),
         "received_at": message.created_at,
     }
 
 
+def _new_follower_row(openid: str, now: datetime) -> dict[str, Any]:
+    return {"openid": openid, "subscribed": True, "subscribed_at": now, "bind_failures": 0, "created_at": now}
+
+
 async def _insert_new(db: BaseDBAsyncClient, model: type[Model], rows: list[dict[str, Any]]) -> None:
-    """INSERT the rows, skipping any whose unique key is already there."""
-    fields = model._meta.fields_map
+    """INSERT the rows, skipping any whose unique key is already there.
+
+    Values go to the driver as they are (text, booleans, aware datetimes and encoded JSON, which
+    both drivers take), not through each field's checks: these rows are built here, not typed in.
+    """
     columns = list(rows[0])
     names = ", ".join(f'"{column}"' for column in columns)
     sql = (
         f'INSERT INTO "{model._meta.db_table}" ({names}) '
         f"VALUES ({_placeholders(db, len(columns))}) ON CONFLICT DO NOTHING"
     )
-    await db.execute_many(
-        sql, [[fields[column].to_db_value(row[column], model) for column in columns] for row in rows]
-    )
+    await db.execute_many(sql, [list(row.values()) for row in rows])
 
 
 async def _followers(db: BaseDBAsyncClient, openids: list[str]) -> list[Follower]:
     rows = await db.execute_query_dict(
         f'SELECT * FROM "follower" WHERE "openid" IN ({_placeholders(db, len(openids))})', openids
     )
-    return [Follower._init_from_db(**row) for row in rows]
+    return [Follower._init_from_db(**_times_parsed(row)) for row in rows]
+
+
+def _times_parsed(row: dict[str, Any]) -> dict[str, Any]:
+    """SQLite returns times as ISO text. Python's own parser (in C) reads it far faster than
+    Tortoise's, which took about 6% of the bot's CPU under load. PostgreSQL's rows pass as they are."""
+    for column in _FOLLOWER_TIMES:
+        if isinstance(value := row[column], str):
+            row[column] = datetime.fromisoformat(value)
+    return row
 
 
 async def _load_relations(followers: list[Follower]) -> None:

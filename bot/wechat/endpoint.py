@@ -92,7 +92,7 @@ class Endpoint:
         if handling is None:
             metrics.RETRIES.inc()
             return await self.replies.wait(incoming.key, budget) or protocol.SUCCESS
-        metrics.MESSAGES.labels(kind=incoming.kind.value).inc()
+        metrics.messages_of(incoming.kind.value).inc()
         reply = await self._handle_within(handling, incoming, budget)
         rendered = protocol.render_reply(reply, incoming, self.clock.now())
         await self.replies.store(incoming.key, rendered)
