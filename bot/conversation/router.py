@@ -34,13 +34,12 @@ Guard = Callable[["Context"], Awaitable[bool]]
 class StartRoute:
     flow: str
     menu_key: str | None
-    keywords: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...]
+    matcher: re.Pattern[str] | None  # any keyword or pattern, in one expression; None: menu only
     handler: Handler
     when: Guard | None = None
 
     def matches_text(self, text: str) -> bool:
-        return any(word in text for word in self.keywords) or any(p.search(text) for p in self.patterns)
+        return self.matcher is not None and self.matcher.search(text) is not None
 
     async def allows(self, ctx: Context) -> bool:
         """The guard's say, asked only once the text matched (it may read the database)."""
@@ -82,8 +81,7 @@ class Router:
                 StartRoute(
                     flow=flow or (menu_key or handler.__name__).lower(),
                     menu_key=menu_key,
-                    keywords=tuple(keywords),
-                    patterns=tuple(re.compile(p) for p in patterns),
+                    matcher=_matcher(keywords, patterns),
                     handler=handler,
                     when=when,
                 )
@@ -111,6 +109,13 @@ class Router:
             return handler
 
         return register
+
+
+def _matcher(keywords: Iterable[str], patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One expression for a route's keywords (as plain text) and patterns: a single search per
+    route for every message that no flow is waiting for."""
+    alternatives = [*map(re.escape, keywords), *(f"(?:{pattern})" for pattern in patterns)]
+    return re.compile("|".join(alternatives)) if alternatives else None
 
 
 class Routes:

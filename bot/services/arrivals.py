@@ -158,9 +158,16 @@ async def _load_relations(followers: list[Follower]) -> None:
         else {}
     )
     advisors = {s.id: s for s in await Staff.filter(id__in=advisor_ids)} if advisor_ids else {}
-    for follower in followers:  # loaded as None when not set, as select_related loads them
-        follower.customer = customers.get(follower.customer_id)  # type: ignore[attr-defined]
-        follower.advisor = advisors.get(follower.advisor_id)  # type: ignore[attr-defined]
+    for follower in followers:  # None when not set, as select_related loads them
+        _attach(follower, "customer", customers.get(follower.customer_id))  # type: ignore[attr-defined]
+        _attach(follower, "advisor", advisors.get(follower.advisor_id))  # type: ignore[attr-defined]
+
+
+def _attach(instance: Model, relation: str, loaded: Model | None) -> None:
+    """Set a loaded relation the way Tortoise's select_related does: straight into its cache
+    slot. Assigning the attribute would run the model's setter checks for nothing: the ids
+    are the ones just read."""
+    object.__setattr__(instance, f"_{relation}", loaded)
 
 
 def _placeholders(db: BaseDBAsyncClient, count: int) -> str:
