@@ -26,6 +26,7 @@ from bot.conversation.storage import FlowStorage, MemoryFlowStorage, RedisFlowSt
 from bot.conversation.texts import Texts
 from bot.db import close_db, init_db
 from bot.handlers import build_routes
+from bot.redis_pipeline import RedisPipeline
 from bot.settings import Settings
 from bot.wechat.client import WeChatClient
 from bot.wechat.endpoint import Endpoint
@@ -55,9 +56,10 @@ class SharedState:
     def for_redis(cls, redis: Redis | None, appid: str) -> SharedState:
         if redis is None:
             return cls(MemoryFlowStorage(), MemoryReplyCache(), MemoryTokenCache())
+        pipeline = RedisPipeline(redis)
         return cls(
-            RedisFlowStorage(redis),
-            RedisReplyCache(redis),
+            RedisFlowStorage(pipeline),
+            RedisReplyCache(pipeline),
             RedisTokenCache(redis, key=f"wechat:{appid}:access_token"),
         )
 

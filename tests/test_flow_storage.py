@@ -34,6 +34,7 @@ from bot.conversation.storage import (
     MemoryFlowStorage,
     RedisFlowStorage,
 )
+from bot.redis_pipeline import RedisPipeline
 
 BINDING = FlowState(
     flow="bind",
@@ -98,8 +99,8 @@ async def redis_backend(redis_client: Redis, keys: KeyBuilder) -> AsyncIterator[
                 await redis_client.pexpire(key, left - int(seconds * 1000))
 
     yield StateBackend(
-        RedisFlowStorage(redis_client, keys),
-        RedisReplyCache(redis_client, keys),
+        RedisFlowStorage(RedisPipeline(redis_client), keys),
+        RedisReplyCache(RedisPipeline(redis_client), keys),
         advance,
     )
     stale = [key async for key in redis_client.scan_iter(f"{keys.prefix}:*")]
@@ -278,7 +279,7 @@ async def test_redis_lock_excludes_across_processes(redis_server: str, keys: Key
     """Two RedisFlowStorage instances on their own connections stand in for two bot processes."""
     first, second = Redis.from_url(redis_server), Redis.from_url(redis_server)
     try:
-        locks = [RedisFlowStorage(first, keys).hold, RedisFlowStorage(second, keys).hold]
+        locks = [RedisFlowStorage(RedisPipeline(r), keys).hold for r in (first, second)]
         inside, most_inside = 0, 0
 
         async def message(lock: Callable[[str], AbstractAsyncContextManager[Held]]) -> None:
@@ -305,7 +306,7 @@ async def test_redis_lock_excludes_across_processes(redis_server: str, keys: Key
 async def test_redis_reply_claim_is_shared_across_processes(redis_server: str, keys: KeyBuilder) -> None:
     first, second = Redis.from_url(redis_server), Redis.from_url(redis_server)
     try:
-        caches = [RedisReplyCache(first, keys), RedisReplyCache(second, keys)]
+        caches = [RedisReplyCache(RedisPipeline(r), keys) for r in (first, second)]
 
         assert await caches[0].claim("msg-1")
         assert not await caches[1].claim("msg-1")

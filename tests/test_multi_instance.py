@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from bot.conversation.storage import RedisFlowStorage
 from bot.models import Follower, InboundMessage
+from bot.redis_pipeline import RedisPipeline
 from bot.wechat.fake import RunningFakeWeChat
 from bot.wechat.simulator import WeChatUser
 from tests import factories
@@ -123,7 +124,7 @@ async def test_message_sent_three_times_across_two_processes_is_handled_once(
         assert "车牌" in answers[0].text
         assert answers[0].body == answers[1].body == answers[2].body
         assert await InboundMessage.filter(openid=OPENID, kind="text").count() == 1
-        flow = await RedisFlowStorage(redis).get(OPENID)
+        flow = await RedisFlowStorage(RedisPipeline(redis)).get(OPENID)
         assert flow is not None and (flow.step, flow.failures) == ("plate", 0)
 
         bound = await second.text("粤B12345")  # the other process carries on the same flow

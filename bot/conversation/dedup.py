@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from redis.asyncio import Redis
-
 from bot.conversation.storage import KeyBuilder
+from bot.redis_pipeline import RedisPipeline
 
 CLAIM_TTL_SECONDS = 60 * 60
 PENDING_TTL_SECONDS = 15
@@ -77,20 +76,21 @@ class MemoryReplyCache:
 
 
 class RedisReplyCache:
-    def __init__(self, redis: Redis, keys: KeyBuilder | None = None) -> None:
+    def __init__(self, redis: RedisPipeline, keys: KeyBuilder | None = None) -> None:
         self._redis = redis
         self._keys = keys or KeyBuilder()
 
     async def claim(self, key: str) -> bool:
-        return bool(await self._redis.set(self._keys("reply", key), PENDING, nx=True, ex=PENDING_TTL_SECONDS))
+        reply_key = self._keys("reply", key)
+        return bool(await self._redis.execute("SET", reply_key, PENDING, "NX", "EX", PENDING_TTL_SECONDS))
 
     async def store(self, key: str, reply: bytes) -> None:
-        await self._redis.set(self._keys("reply", key), b"=" + reply, ex=CLAIM_TTL_SECONDS)
+        await self._redis.execute("SET", self._keys("reply", key), b"=" + reply, "EX", CLAIM_TTL_SECONDS)
 
     async def wait(self, key: str, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
         while True:
-            raw = await self._redis.get(self._keys("reply", key))
+            raw = await self._redis.execute("GET", self._keys("reply", key))
             if raw:
                 return raw[1:] if isinstance(raw, bytes) else raw[1:].encode()
             if time.monotonic() >= deadline:

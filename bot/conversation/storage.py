@@ -22,9 +22,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-
 from bot.conversation.locks import LocalLocks
+from bot.redis_pipeline import RedisPipeline
 
 FLOW_TTL_SECONDS = 30 * 60
 EXPIRED_HINT_TTL_SECONDS = 24 * 60 * 60
@@ -169,12 +168,12 @@ return redis.call('GETDEL', KEYS[2])
 
 
 class RedisFlowStorage:
-    def __init__(self, redis: Redis, keys: KeyBuilder | None = None) -> None:
+    def __init__(self, redis: RedisPipeline, keys: KeyBuilder | None = None) -> None:
         self._redis = redis
         self._keys = keys or KeyBuilder()
-        self._pop_expired_hint = redis.register_script(POP_EXPIRED_HINT)
-        self._take = redis.register_script(TAKE)
-        self._give_back = redis.register_script(GIVE_BACK)
+        self._pop_expired_hint = redis.script(POP_EXPIRED_HINT)
+        self._take = redis.script(TAKE)
+        self._give_back = redis.script(GIVE_BACK)
         self._locks = LocalLocks()
 
     @asynccontextmanager
@@ -191,7 +190,7 @@ class RedisFlowStorage:
                 raise
             finally:
                 change = _saving(held.flow) if held.changed else UNCHANGED
-                await self._give_back(keys=keys, args=[token, *change])
+                await self._redis.run(self._give_back, keys, [token, *change])
 
     def _keys_of(self, openid: str) -> list[str]:
         """GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
@@ -201,7 +200,7 @@ class RedisFlowStorage:
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
         timeout_ms = int(LOCK_TIMEOUT_SECONDS * 1000)
         while True:
-            taken, *state = await self._take(keys=[lock, flow], args=[token, timeout_ms])
+            taken, *state = await self._redis.run(self._take, [lock, flow], [token, timeout_ms])
             if taken:
                 return FlowState.from_json(state[0]) if state[0] else None
             if time.monotonic() >= deadline:
@@ -209,19 +208,19 @@ class RedisFlowStorage:
             await asyncio.sleep(LOCK_POLL_SECONDS)
 
     async def get(self, openid: str) -> FlowState | None:
-        raw = await self._redis.get(self._keys("flow", openid))
+        raw = await self._redis.execute("GET", self._keys("flow", openid))
         return FlowState.from_json(raw) if raw else None
 
     async def set(self, openid: str, state: FlowState) -> None:
         """The write a hold's end makes, without the hold (no lock token: no lock is released)."""
-        await self._give_back(keys=self._keys_of(openid), args=["", *_saving(state)])
+        await self._redis.run(self._give_back, self._keys_of(openid), ["", *_saving(state)])
 
     async def clear(self, openid: str) -> None:
-        await self._give_back(keys=self._keys_of(openid), args=["", *_saving(None)])
+        await self._redis.run(self._give_back, self._keys_of(openid), ["", *_saving(None)])
 
     async def expired_flow(self, openid: str) -> str | None:
         keys = [self._keys("flow", openid), self._keys("flow-hint", openid)]
-        hint = await self._pop_expired_hint(keys=keys)
+        hint = await self._redis.run(self._pop_expired_hint, keys, [])
         return hint.decode() if isinstance(hint, bytes) else hint
 
 

@@ -3,16 +3,14 @@
 Every message is logged (so nothing a customer sent is lost) and its follower loaded before it
 is handled. One message at a time that took two commits and three statements, and under load
 most of a message's time went there. Here the messages that arrive while a write is in flight
-wait for the next write, which takes them all at once (a group commit): three statements per
+wait for the next write, which takes them all at once (`GroupCommit`): three statements per
 batch, no added delay when the bot is quiet, and a message is still handled only once its
 log row is committed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,62 +21,39 @@ from tortoise.models import Model
 
 from bot.clock import Clock
 from bot.conversation.messages import Incoming
+from bot.group_commit import MAX_BATCH, GroupCommit
 from bot.models import Customer, Follower, InboundMessage, Staff
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 256
 _encode_body = cast(JSONField[Any], InboundMessage._meta.fields_map["body"]).encoder  # as Tortoise writes it
 _FOLLOWER_TIMES = tuple(
     name for name, field in Follower._meta.fields_map.items() if isinstance(field, DatetimeField)
 )
 
 
-@dataclass(frozen=True)
-class _Arrival:
-    message: Incoming
-    follower: asyncio.Future[Follower]
-
-
 class Arrivals:
     def __init__(self, clock: Clock, max_batch: int = MAX_BATCH) -> None:
         self._clock = clock
-        self._max_batch = max_batch
-        self._queue: list[_Arrival] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._batches = GroupCommit(self._write, max_batch)
 
     async def admit(self, message: Incoming) -> Follower:
         """Log `message` and return its sender's follower (created on first contact).
 
         A retry of a message already logged is not logged twice.
         """
-        arrival = _Arrival(message, asyncio.get_running_loop().create_future())
-        self._queue.append(arrival)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
-        return await arrival.follower
+        return await self._batches.submit(message)
 
-    async def _write_queued(self) -> None:
-        while self._queue:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-            await self._write(batch)
-
-    async def _write(self, batch: list[_Arrival]) -> None:
+    async def _write(self, batch: list[Incoming]) -> list[Follower | Exception]:
         """Write a batch; if that fails, each message alone, so one bad message fails alone."""
         try:
-            followers = await write_batch([arrival.message for arrival in batch], self._clock.now())
+            followers = await write_batch(batch, self._clock.now())
         except Exception as exc:
-            if len(batch) > 1:
-                log.warning("arrival batch failed; writing its messages one by one", exc_info=True)
-                for arrival in batch:
-                    await self._write([arrival])
-            elif not batch[0].follower.done():
-                batch[0].follower.set_exception(exc)
-            return
-        for arrival in batch:
-            if not arrival.follower.done():  # its handler may have been cancelled meanwhile
-                arrival.follower.set_result(followers[arrival.message.openid])
+            if len(batch) == 1:
+                return [exc]
+            log.warning("arrival batch failed; writing its messages one by one", exc_info=True)
+            return [result for message in batch for result in await self._write([message])]
+        return [followers[message.openid] for message in batch]
 
 
 async def write_batch(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
