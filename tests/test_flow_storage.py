@@ -108,6 +108,12 @@ async def redis_backend(redis_client: Redis, keys: KeyBuilder) -> AsyncIterator[
         await redis_client.delete(*stale)
 
 
+async def expired_flow(flows: FlowStorage, openid: str) -> str | None:
+    """What the engine learns from holding the customer's flow: the flow that timed out, once."""
+    async with flows.hold(openid) as held:
+        return held.pop_expired()
+
+
 # The values are the app configurations the CI guard counts passes by (tests/ci_guard.py).
 IMPLEMENTATIONS = {"sqlite": "memory_backend", "postgres": "redis_backend"}
 
@@ -153,25 +159,38 @@ class TestStateBackend:
 
     async def test_expired_flow_is_named_once(self, state: StateBackend) -> None:
         await state.flows.set("o-1", BINDING)
-        assert await state.flows.expired_flow("o-1") is None  # still running: nothing expired
+        assert await expired_flow(state.flows, "o-1") is None  # still running: nothing expired
 
         await state.advance(FLOW_TTL_SECONDS + 1)
 
-        assert await state.flows.expired_flow("o-1") == "bind"
-        assert await state.flows.expired_flow("o-1") is None
+        assert await expired_flow(state.flows, "o-1") == "bind"
+        assert await expired_flow(state.flows, "o-1") is None
+
+    async def test_expiry_hint_waits_for_a_message_that_tells_it(self, state: StateBackend) -> None:
+        await state.flows.set("o-1", BINDING)
+        await state.advance(FLOW_TTL_SECONDS + 1)
+
+        async with state.flows.hold("o-1"):
+            pass  # a menu click or an event: nothing told
+        with pytest.raises(RuntimeError):
+            async with state.flows.hold("o-1") as held:
+                held.pop_expired()
+                raise RuntimeError("handler failed")  # told, but the reply never went out
+
+        assert await expired_flow(state.flows, "o-1") == "bind"
 
     async def test_a_flow_that_ended_normally_leaves_no_expiry_hint(self, state: StateBackend) -> None:
         await state.flows.set("o-1", BINDING)
         await state.flows.clear("o-1")
         await state.advance(FLOW_TTL_SECONDS + 1)
 
-        assert await state.flows.expired_flow("o-1") is None
+        assert await expired_flow(state.flows, "o-1") is None
 
     async def test_expiry_hint_is_forgotten_after_a_day(self, state: StateBackend) -> None:
         await state.flows.set("o-1", BINDING)
         await state.advance(EXPIRED_HINT_TTL_SECONDS + 1)
 
-        assert await state.flows.expired_flow("o-1") is None
+        assert await expired_flow(state.flows, "o-1") is None
 
     # --- reply cache ----------------------------------------------------------------------------
 
@@ -230,7 +249,7 @@ class TestStateBackend:
         await state.advance(FLOW_TTL_SECONDS + 1)
 
         assert await state.flows.get("o-1") is None
-        assert await state.flows.expired_flow("o-1") is None
+        assert await expired_flow(state.flows, "o-1") is None
 
     async def test_a_hold_that_raises_changes_nothing(self, state: StateBackend) -> None:
         await state.flows.set("o-1", BINDING)

@@ -16,7 +16,7 @@ from bot.conversation.context import Context, Services
 from bot.conversation.messages import Incoming, Kind
 from bot.conversation.replies import NoReply, Reply, TransferReply
 from bot.conversation.router import Routes
-from bot.conversation.storage import FlowStorage
+from bot.conversation.storage import FlowStorage, Held
 from bot.services.arrivals import Arrivals
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,11 @@ class Engine:
         async with self.storage.hold(message.openid) as held:
             follower = await self.arrivals.admit(message)
             ctx = Context(message, follower, held.flow, self.services)
-            reply = await self._dispatch(ctx)
+            reply = await self._dispatch(ctx, held)
             held.flow = ctx.flow
             return reply
 
-    async def _dispatch(self, ctx: Context) -> Reply:
+    async def _dispatch(self, ctx: Context, held: Held) -> Reply:
         message = ctx.message
         if message.kind is Kind.CLICK:
             return await self._start_from_menu(ctx)
@@ -49,9 +49,9 @@ class Engine:
             ctx.flow = None
             return ctx.say(template)
         if ctx.flow is not None and message.kind.is_user_message:  # events are never an answer
-            return await self._answer_step(ctx)
+            return await self._answer_step(ctx, held)
         if message.kind is Kind.TEXT:
-            return await self._start_from_text(ctx)
+            return await self._start_from_text(ctx, held)
         handler = self.routes.event(message.kind)
         if handler is not None:
             return await handler(ctx)
@@ -65,23 +65,23 @@ class Engine:
         ctx.flow = None
         return await route.handler(ctx)
 
-    async def _start_from_text(self, ctx: Context) -> Reply:
+    async def _start_from_text(self, ctx: Context, held: Held) -> Reply:
         route = await self.routes.for_text(ctx)
         if route is not None:
             return await route.handler(ctx)
-        expired = await self.storage.expired_flow(ctx.message.openid)
+        expired = held.pop_expired()
         if expired is not None:
             return ctx.say("common/flow_expired", flow=expired)
         return ctx.say("common/help")
 
-    async def _answer_step(self, ctx: Context) -> Reply:
+    async def _answer_step(self, ctx: Context, held: Held) -> Reply:
         flow = ctx.flow
         assert flow is not None
         step = self.routes.step(flow.flow, flow.step)
         if step is None:
             log.warning("flow state points at no step; cleared", extra={"flow": flow.flow, "step": flow.step})
             ctx.flow = None
-            return await self._dispatch(ctx)
+            return await self._dispatch(ctx, held)
         if ctx.message.kind in step.accepts:
             reply = await step.handler(ctx)
         else:

@@ -65,14 +65,31 @@ class KeyBuilder:
 
 
 class Held:
-    """A customer's flow while one of their messages is handled; `flow` at the end is kept."""
+    """A customer's flow while one of their messages is handled; `flow` at the end is kept.
 
-    def __init__(self, flow: FlowState | None) -> None:
-        self.loaded = self.flow = flow
+    When no flow runs because one timed out, `pop_expired` names it, once: the customer can be
+    told their flow expired instead of being misunderstood.
+    """
+
+    def __init__(self, flow: FlowState | None, expired: str | None = None) -> None:
+        self.flow = flow
+        self._expired = expired
+        self._loaded = (flow, expired)
+
+    @property
+    def loaded(self) -> FlowState | None:
+        return self._loaded[0]
 
     @property
     def changed(self) -> bool:
-        return self.flow != self.loaded
+        return (self.flow, self._expired) != self._loaded
+
+    def pop_expired(self) -> str | None:
+        expired, self._expired = self._expired, None
+        return expired
+
+    def forget_changes(self) -> None:
+        self.flow, self._expired = self._loaded
 
 
 class CustomerBusy(RuntimeError):
@@ -90,10 +107,6 @@ class FlowStorage(Protocol):
 
     async def clear(self, openid: str) -> None: ...
 
-    async def expired_flow(self, openid: str) -> str | None:
-        """The flow a customer was in when it timed out, once; None if none did."""
-        ...
-
 
 class MemoryFlowStorage:
     """Single-process storage; `monotonic` is injectable so tests can expire state."""
@@ -107,7 +120,8 @@ class MemoryFlowStorage:
     @asynccontextmanager
     async def hold(self, openid: str) -> AsyncIterator[Held]:
         async with self._locks.hold(openid):
-            held = Held(await self.get(openid))
+            flow = await self.get(openid)
+            held = Held(flow, None if flow else self._live_hint(openid))
             yield held
             if held.changed:
                 await (self.set(openid, held.flow) if held.flow else self.clear(openid))
@@ -131,19 +145,18 @@ class MemoryFlowStorage:
         self._states.pop(openid, None)
         self._hints.pop(openid, None)
 
-    async def expired_flow(self, openid: str) -> str | None:
-        if await self.get(openid) is not None:
-            return None
-        hint = self._hints.pop(openid, None)
-        if hint is None or self._monotonic() >= hint[0]:
-            return None
-        return hint[1]
+    def _live_hint(self, openid: str) -> str | None:
+        hint = self._hints.get(openid)
+        return hint[1] if hint is not None and self._monotonic() < hint[0] else None
 
 
-# KEYS: lock, flow. ARGV: token, lock timeout (ms). {1, state or false} when taken, else {0}.
+# KEYS: lock, flow, hint. ARGV: token, lock timeout (ms). When taken {1, state} or, with no
+# state, {1, false, hint or false}; else {0}.
 TAKE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2])}
+  local state = redis.call('GET', KEYS[2])
+  if state then return {1, state} end
+  return {1, false, redis.call('GET', KEYS[3])}
 end
 return {0}
 """
@@ -160,18 +173,12 @@ end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
-# The hint is taken only when the flow itself is gone: one round trip instead of two.
-POP_EXPIRED_HINT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-return redis.call('GETDEL', KEYS[2])
-"""
 
 
 class RedisFlowStorage:
     def __init__(self, redis: RedisPipeline, keys: KeyBuilder | None = None) -> None:
         self._redis = redis
         self._keys = keys or KeyBuilder()
-        self._pop_expired_hint = redis.script(POP_EXPIRED_HINT)
         self._take = redis.script(TAKE)
         self._give_back = redis.script(GIVE_BACK)
         self._locks = LocalLocks()
@@ -182,29 +189,29 @@ class RedisFlowStorage:
         keys = self._keys_of(openid)
         token = secrets.token_hex(16)
         async with self._locks.hold(openid):
-            held = Held(await self._take_when_free(keys[0], keys[1], token))
+            held = await self._take_when_free(keys, token)
             try:
                 yield held
             except BaseException:
-                held.flow = held.loaded  # a failed handler changes nothing
+                held.forget_changes()  # a failed handler changes nothing
                 raise
             finally:
                 change = _saving(held.flow) if held.changed else UNCHANGED
                 await self._redis.run(self._give_back, keys, [token, *change])
 
     def _keys_of(self, openid: str) -> list[str]:
-        """GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
+        """TAKE's and GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
         return [self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint")]
 
-    async def _take_when_free(self, lock: str, flow: str, token: str) -> FlowState | None:
+    async def _take_when_free(self, keys: list[str], token: str) -> Held:
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
         timeout_ms = int(LOCK_TIMEOUT_SECONDS * 1000)
         while True:
-            taken, *state = await self._redis.run(self._take, [lock, flow], [token, timeout_ms])
+            taken, *loaded = await self._redis.run(self._take, keys, [token, timeout_ms])
             if taken:
-                return FlowState.from_json(state[0]) if state[0] else None
+                return _held(*loaded)
             if time.monotonic() >= deadline:
-                raise CustomerBusy(lock)
+                raise CustomerBusy(keys[0])
             await asyncio.sleep(LOCK_POLL_SECONDS)
 
     async def get(self, openid: str) -> FlowState | None:
@@ -218,13 +225,15 @@ class RedisFlowStorage:
     async def clear(self, openid: str) -> None:
         await self._redis.run(self._give_back, self._keys_of(openid), ["", *_saving(None)])
 
-    async def expired_flow(self, openid: str) -> str | None:
-        keys = [self._keys("flow", openid), self._keys("flow-hint", openid)]
-        hint = await self._redis.run(self._pop_expired_hint, keys, [])
-        return hint.decode() if isinstance(hint, bytes) else hint
-
 
 UNCHANGED: list[str | int] = ["keep", "", "", 0, 0]
+
+
+def _held(state: bytes | None, expired: bytes | None = None) -> Held:
+    """What TAKE returned: the flow's JSON, or with none the name of the flow that timed out."""
+    if state:
+        return Held(FlowState.from_json(state))
+    return Held(None, expired.decode() if expired else None)
 
 
 def _saving(flow: FlowState | None) -> list[str | int]:
