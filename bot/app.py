@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
 REDIS = web.AppKey("redis", Redis)
+REDIS_PIPELINE = web.AppKey("redis_pipeline", RedisPipeline)
 WECHAT = web.AppKey("wechat", WeChatClient)
 ENGINE = web.AppKey("engine", Engine)
 LATE_REPLIES = web.AppKey("late_replies", LateReplies)
@@ -53,10 +54,11 @@ class SharedState:
     tokens: TokenCache
 
     @classmethod
-    def for_redis(cls, redis: Redis | None, appid: str) -> SharedState:
+    def of(cls, app: web.Application) -> SharedState:
+        redis, appid = app.get(REDIS), app[SETTINGS].wechat_appid
         if redis is None:
             return cls(MemoryFlowStorage(), MemoryReplyCache(), MemoryTokenCache())
-        pipeline = RedisPipeline(redis)
+        pipeline = app[REDIS_PIPELINE]
         return cls(
             RedisFlowStorage(pipeline),
             RedisReplyCache(pipeline),
@@ -95,14 +97,15 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         return
     redis = Redis.from_url(url)
     await redis.ping()
-    app[REDIS] = redis
+    app[REDIS], app[REDIS_PIPELINE] = redis, RedisPipeline.from_url(url)
     yield
+    await app[REDIS_PIPELINE].aclose()
     await redis.aclose()
 
 
 async def _wechat(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    state = SharedState.for_redis(app.get(REDIS), settings.wechat_appid)
+    state = SharedState.of(app)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         app[WECHAT] = WeChatClient(session, settings, state.tokens)
         yield
@@ -111,7 +114,7 @@ async def _wechat(app: web.Application) -> AsyncIterator[None]:
 def _conversation(extra_routers: tuple[Router, ...]):  # type: ignore[no-untyped-def]
     async def conversation(app: web.Application) -> AsyncIterator[None]:
         settings, clock = app[SETTINGS], app[CLOCK]
-        state = SharedState.for_redis(app.get(REDIS), settings.wechat_appid)
+        state = SharedState.of(app)
         services = Services(
             settings=settings, clock=clock, texts=Texts(settings.templates_dir), wechat=app[WECHAT]
         )

@@ -5,10 +5,14 @@ flow, store the reply). Sent one by one, redis-py's bookkeeping per command (a p
 connection, a timeout, retries, metrics) cost more CPU than the rest of the message. Here the
 commands issued while a pipeline is in flight go together in the next one (`GroupCommit`):
 each caller still awaits its own result, in the order Redis ran them.
+
+The pipeline's own connections (`from_url`) have no deadline per reply, which redis-py arms and
+disarms for every reply of a pipeline: one deadline covers each batch instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis.asyncio import Redis
@@ -18,12 +22,22 @@ from redis.exceptions import NoScriptError
 from bot.group_commit import GroupCommit
 
 Command = tuple[Any, ...]
+BATCH_TIMEOUT_SECONDS = 5.0
 
 
 class RedisPipeline:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, timeout: float = BATCH_TIMEOUT_SECONDS) -> None:
         self.redis = redis
+        self._timeout = timeout
         self._batches: GroupCommit[Command, Any] = GroupCommit(self._send)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisPipeline:
+        """A pipeline on connections of its own; `aclose` closes them."""
+        return cls(Redis.from_url(url, socket_timeout=None))
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
 
     async def execute(self, *command: Any) -> Any:
         """One command (`"SET", key, value, "NX"`); its reply as redis-py parses it."""
@@ -43,7 +57,8 @@ class RedisPipeline:
             return await self.execute(*command)
 
     async def _send(self, commands: list[Command]) -> list[Any]:
-        async with self.redis.pipeline(transaction=False) as pipe:
+        """Cancelled at the deadline, redis-py drops the connection mid-reply rather than reuse it."""
+        async with asyncio.timeout(self._timeout), self.redis.pipeline(transaction=False) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)

@@ -1,0 +1,83 @@
+"""RedisPipeline: concurrent callers share round trips, yet each gets its own result or error."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from bot.redis_pipeline import RedisPipeline
+
+
+@pytest_asyncio.fixture
+async def pipeline(redis_server: str) -> AsyncIterator[RedisPipeline]:
+    pipeline = RedisPipeline.from_url(redis_server)
+    yield pipeline
+    await pipeline.aclose()
+
+
+@pytest.fixture
+def key() -> str:
+    return f"test-pipeline-{uuid.uuid4().hex[:12]}"
+
+
+async def test_concurrent_commands_share_round_trips_and_keep_their_order(
+    pipeline: RedisPipeline, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    round_trips = 0
+    pipe = pipeline.redis.pipeline
+
+    def counted(**options: Any) -> Pipeline:
+        nonlocal round_trips
+        round_trips += 1
+        return pipe(**options)
+
+    monkeypatch.setattr(pipeline.redis, "pipeline", counted)
+
+    counts = await asyncio.gather(*(pipeline.execute("INCR", key) for _ in range(100)))
+
+    assert counts == list(range(1, 101))
+    assert round_trips < 100 / 4
+    await pipeline.execute("DEL", key)
+
+
+async def test_a_failing_command_fails_only_its_caller(pipeline: RedisPipeline, key: str) -> None:
+    await pipeline.execute("SET", key, "not a number")
+
+    results = await asyncio.gather(
+        pipeline.execute("GET", key),
+        pipeline.execute("INCR", key),
+        pipeline.execute("STRLEN", key),
+        return_exceptions=True,
+    )
+
+    assert results[0] == b"not a number"
+    assert isinstance(results[1], ResponseError)
+    assert results[2] == len("not a number")
+    await pipeline.execute("DEL", key)
+
+
+async def test_scripts_load_on_first_use_and_after_a_flush(pipeline: RedisPipeline, key: str) -> None:
+    script = pipeline.script(f"-- {key}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])")
+
+    assert await pipeline.run(script, [key], [2]) == 2
+    await pipeline.redis.script_flush()
+    assert await pipeline.run(script, [key], [3]) == 5
+    await pipeline.execute("DEL", key)
+
+
+async def test_a_batch_past_its_deadline_fails_and_the_next_one_works(redis_server: str, key: str) -> None:
+    pipeline = RedisPipeline(RedisPipeline.from_url(redis_server).redis, timeout=0.2)
+    try:
+        async with asyncio.timeout(5):
+            with pytest.raises(TimeoutError):
+                await pipeline.execute("BLPOP", key, 3)  # Redis answers after 3 s
+            assert await pipeline.execute("PING") is True
+    finally:
+        await pipeline.aclose()
