@@ -7,15 +7,19 @@ commands issued while a pipeline is in flight go together in the next one (`Grou
 each caller still awaits its own result, in the order Redis ran them.
 
 The pipeline's own connections (`from_url`) have no deadline per reply, which redis-py arms and
-disarms for every reply of a pipeline: one deadline covers each batch instead.
+disarms for every reply of a pipeline: one deadline covers each batch instead. They also pack
+commands with hiredis's packer in C, as redis-py's synchronous client does; its asyncio client
+packs them in Python.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
-from redis.asyncio import Redis
+import hiredis
+from redis.asyncio import Connection, Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
@@ -34,7 +38,7 @@ class RedisPipeline:
     @classmethod
     def from_url(cls, url: str) -> RedisPipeline:
         """A pipeline on connections of its own; `aclose` closes them."""
-        return cls(Redis.from_url(url, socket_timeout=None))
+        return cls(Redis.from_url(url, socket_timeout=None, connection_class=_PackedInC))
 
     async def aclose(self) -> None:
         await self.redis.aclose()
@@ -62,3 +66,10 @@ class RedisPipeline:
             for command in commands:
                 pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)
+
+
+class _PackedInC(Connection):
+    def pack_commands(self, commands: Iterable[Iterable[Any]]) -> list[bytes]:
+        """One buffer for the batch. A command name of several words ("SCRIPT LOAD"), which
+        redis-py splits, never comes through the pipeline."""
+        return [b"".join([hiredis.pack_command(tuple(command)) for command in commands])]

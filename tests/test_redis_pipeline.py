@@ -47,6 +47,17 @@ async def test_concurrent_commands_share_round_trips_and_keep_their_order(
     await pipeline.execute("DEL", key)
 
 
+async def test_text_numbers_and_bytes_arrive_as_sent(pipeline: RedisPipeline, key: str) -> None:
+    await pipeline.execute("SET", key, "粤B12345 明天上午", "EX", 60)
+    await pipeline.execute("HSET", f"{key}:h", "bytes", b"\x00\xff", "int", 7, "float", 1.5)
+
+    assert await pipeline.execute("GET", key) == "粤B12345 明天上午".encode()
+    assert await pipeline.execute("TTL", key) == 60
+    stored = await pipeline.execute("HGETALL", f"{key}:h")
+    assert stored == {b"bytes": b"\x00\xff", b"int": b"7", b"float": b"1.5"}
+    await pipeline.execute("DEL", key, f"{key}:h")
+
+
 async def test_a_failing_command_fails_only_its_caller(pipeline: RedisPipeline, key: str) -> None:
     await pipeline.execute("SET", key, "not a number")
 
