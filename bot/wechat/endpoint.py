@@ -29,6 +29,7 @@ from bot.conversation.replies import NoReply, Reply, TextReply
 from bot.settings import Settings
 from bot.wechat import protocol
 from bot.wechat.late_replies import LateReplies
+from bot.wechat.reply_budget import ReplyBudget
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Endpoint:
             WeChatCrypto(self.settings.wechat_token, key, self.settings.wechat_appid) if key else None
         )
         self._arrivals = LocalLocks()
+        self._budget = ReplyBudget(self.settings.reply_budget_seconds)
 
     async def verify(self, request: web.Request) -> web.Response:
         """URL verification: echo `echostr` when the signature is ours."""
@@ -93,15 +95,17 @@ class Endpoint:
             metrics.RETRIES.inc()
             return await self.replies.wait(incoming.key, budget) or protocol.SUCCESS
         metrics.messages_of(incoming.kind.value).inc()
-        reply = await self._handle_within(handling, incoming, budget)
+        reply = await self._handle_within(handling, incoming)
         rendered = protocol.render_reply(reply, incoming, self.clock.now())
         await self.replies.store(incoming.key, rendered)
         return rendered
 
-    async def _handle_within(self, task: asyncio.Task[Reply], incoming: Incoming, budget: float) -> Reply:
-        done, _ = await asyncio.wait({task}, timeout=budget)
-        if not done:
-            log.warning("handler overran the reply budget", extra={"key": incoming.key, "budget": budget})
+    async def _handle_within(self, task: asyncio.Task[Reply], incoming: Incoming) -> Reply:
+        if not await self._budget.finished_within(task):
+            log.warning(
+                "handler overran the reply budget",
+                extra={"key": incoming.key, "budget": self._budget.seconds},
+            )
             metrics.LATE_REPLIES.inc()
             self.late.adopt(task, incoming)
             return NoReply()
