@@ -2,26 +2,25 @@
 
 Each message makes a few small Redis calls (claim its reply, take and give back its customer's
 flow, store the reply). Sent one by one, redis-py's bookkeeping per command (a pooled
-connection, a timeout, retries, metrics) cost more CPU than the rest of the message. Here the
-commands issued while a pipeline is in flight go together in the next one (`GroupCommit`):
-each caller still awaits its own result, in the order Redis ran them.
+connection, a timeout, retries, metrics) cost more CPU than the rest of the message, and its
+`Pipeline` still spends as much again per round trip. Here the commands issued while a batch is
+in flight go together in the next one (`GroupCommit`), written to one connection of the
+pipeline's own as a single buffer (packed by hiredis in C) and read back reply by reply: each
+caller awaits its own reply, as Redis sent it, in the order Redis ran the commands.
 
-The pipeline's own connections (`from_url`) have no deadline per reply, which redis-py arms and
-disarms for every reply of a pipeline: one deadline covers each batch instead. They also pack
-commands with hiredis's packer in C, as redis-py's synchronous client does; its asyncio client
-packs them in Python.
+The pipeline's connections (`from_url`) have no deadline per reply; one deadline covers each
+batch, and a batch cut off by it leaves its connection closed, never half-read.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from typing import Any
 
 import hiredis
 from redis.asyncio import Connection, Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from bot.group_commit import GroupCommit
 
@@ -33,18 +32,22 @@ class RedisPipeline:
     def __init__(self, redis: Redis, timeout: float = BATCH_TIMEOUT_SECONDS) -> None:
         self.redis = redis
         self._timeout = timeout
+        self._connection: Connection | None = None
         self._batches: GroupCommit[Command, Any] = GroupCommit(self._send)
 
     @classmethod
     def from_url(cls, url: str) -> RedisPipeline:
         """A pipeline on connections of its own; `aclose` closes them."""
-        return cls(Redis.from_url(url, socket_timeout=None, connection_class=_PackedInC))
+        return cls(Redis.from_url(url, socket_timeout=None))
 
     async def aclose(self) -> None:
+        if self._connection is not None:
+            await self.redis.connection_pool.release(self._connection)
         await self.redis.aclose()
 
-    async def execute(self, *command: Any) -> Any:
-        """One command (`"SET", key, value, "NX"`); its reply as redis-py parses it."""
+    async def execute(self, *command: str | bytes | int | float) -> Any:
+        """One command (`"SET", key, value, "NX"`) and Redis's reply to it, not converted
+        (`b"OK"`, None, bytes, a list or map); an error reply is raised as redis-py's exception."""
         return await self._batches.submit(command)
 
     def script(self, source: str) -> AsyncScript:
@@ -61,15 +64,17 @@ class RedisPipeline:
             return await self.execute(*command)
 
     async def _send(self, commands: list[Command]) -> list[Any]:
-        """Cancelled at the deadline, redis-py drops the connection mid-reply rather than reuse it."""
-        async with asyncio.timeout(self._timeout), self.redis.pipeline(transaction=False) as pipe:
-            for command in commands:
-                pipe.execute_command(*command)
-            return await pipe.execute(raise_on_error=False)
+        async with asyncio.timeout(self._timeout):
+            if self._connection is None:
+                self._connection = await self.redis.connection_pool.get_connection()
+            connection = self._connection  # reconnects by itself after an error closed it
+            packed = b"".join([hiredis.pack_command(command) for command in commands])
+            await connection.send_packed_command(packed, check_health=False)
+            return [await _reply(connection) for _ in commands]
 
 
-class _PackedInC(Connection):
-    def pack_commands(self, commands: Iterable[Iterable[Any]]) -> list[bytes]:
-        """One buffer for the batch. A command name of several words ("SCRIPT LOAD"), which
-        redis-py splits, never comes through the pipeline."""
-        return [b"".join([hiredis.pack_command(tuple(command)) for command in commands])]
+async def _reply(connection: Connection) -> Any:
+    try:
+        return await connection.read_response()
+    except ResponseError as error:  # the reply was read: the connection is still in step
+        return error
