@@ -53,6 +53,8 @@ from bot.wechat.simulator import WeChatUser
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 TOKEN = "bench-token"
 APPID = "wxbench0000000001"
 SECRET = "bench-secret"
@@ -530,9 +532,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="echo and full stack runs per mode, alternated")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--postgres-url", type=loopback_only, default="postgres://postgres@127.0.0.1:5432/postgres",
+    parser.add_argument("--postgres-url", type=loopback_only, default=DEFAULT_POSTGRES_URL,
                         help="admin URL; a scratch database is created and dropped")  # fmt: skip
-    parser.add_argument("--redis-url", type=loopback_only, default="redis://127.0.0.1:6379/12",
+    parser.add_argument("--redis-url", type=loopback_only, default=DEFAULT_REDIS_URL,
                         help="a database number of the benchmark's own: it is flushed")  # fmt: skip
     parser.add_argument("--time-limit", type=float, default=120, help="seconds per run at most (<= 240)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed messages before each run")
