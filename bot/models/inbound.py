@@ -4,6 +4,8 @@
 a retried message is stored once.
 """
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -14,7 +16,7 @@ class InboundMessage(Model):
     openid = fields.CharField(max_length=64)  # indexed with received_at (Meta.indexes)
     kind = fields.CharField(max_length=32)
     is_user_message = fields.BooleanField(default=True)
-    body = fields.JSONField()
+    body: fields.JSONField[dict[str, Any]] = fields.JSONField()
     received_at = fields.DatetimeField(db_index=True)
 
     class Meta:

@@ -5,6 +5,7 @@ leaves the row pending, and the next run sends it.
 """
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -32,7 +33,7 @@ class Outbox(Model):
     category = fields.CharEnumField(MessageCategory, max_length=16)
     text = fields.TextField()
     template_name = fields.CharField(max_length=64, null=True)
-    template_data = fields.JSONField(null=True)
+    template_data: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
     channel = fields.CharField(max_length=16, null=True)
     attempts = fields.IntField(default=0)
