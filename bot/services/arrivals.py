@@ -95,20 +95,37 @@ async def _insert_new(db: BaseDBAsyncClient, model: type[Model], rows: list[dict
 
     Values go to the driver as they are (text, booleans, aware datetimes and encoded JSON, which
     both drivers take), not through each field's checks: these rows are built here, not typed in.
+    SQLite's executemany is a loop in C; PostgreSQL gets one statement taking a column per array
+    parameter, since asyncpg's executemany sends and PostgreSQL executes each row on its own and
+    Tortoise wraps it in a transaction of its own (two more round trips and a commit).
     """
     columns = list(rows[0])
     names = ", ".join(f'"{column}"' for column in columns)
-    sql = (
-        f'INSERT INTO "{model._meta.db_table}" ({names}) '
-        f"VALUES ({_placeholders(db, len(columns))}) ON CONFLICT DO NOTHING"
+    insert = f'INSERT INTO "{model._meta.db_table}" ({names})'
+    if db.capabilities.dialect == "sqlite":
+        values = ", ".join("?" * len(columns))
+        await db.execute_many(
+            f"{insert} VALUES ({values}) ON CONFLICT DO NOTHING", [list(row.values()) for row in rows]
+        )
+        return
+    arrays = ", ".join(f"${n}::{_sql_type(model, column)}[]" for n, column in enumerate(columns, 1))
+    await db.execute_query(
+        f"{insert} SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
+        [[row[column] for row in rows] for column in columns],
     )
-    await db.execute_many(sql, [list(row.values()) for row in rows])
+
+
+def _sql_type(model: type[Model], column: str) -> str:
+    """The column's PostgreSQL type as Tortoise creates it (VARCHAR(64), JSONB, TIMESTAMPTZ...)."""
+    return str(model._meta.fields_map[column].get_for_dialect("postgres", "SQL_TYPE"))
 
 
 async def _followers(db: BaseDBAsyncClient, openids: list[str]) -> list[Follower]:
-    rows = await db.execute_query_dict(
-        f'SELECT * FROM "follower" WHERE "openid" IN ({_placeholders(db, len(openids))})', openids
-    )
+    if db.capabilities.dialect == "sqlite":
+        matching, values = f"IN ({', '.join('?' * len(openids))})", openids
+    else:  # one statement for any number of openids, prepared once
+        matching, values = "= ANY($1::VARCHAR[])", [openids]
+    rows = await db.execute_query_dict(f'SELECT * FROM "follower" WHERE "openid" {matching}', values)
     return [Follower._init_from_db(**_times_parsed(row)) for row in rows]
 
 
@@ -143,10 +160,3 @@ def _attach(instance: Model, relation: str, loaded: Model | None) -> None:
     slot. Assigning the attribute would run the model's setter checks for nothing: the ids
     are the ones just read."""
     object.__setattr__(instance, f"_{relation}", loaded)
-
-
-def _placeholders(db: BaseDBAsyncClient, count: int) -> str:
-    """`?, ?, ...` for SQLite, `$1, $2, ...` for PostgreSQL."""
-    if db.capabilities.dialect == "sqlite":
-        return ", ".join("?" * count)
-    return ", ".join(f"${n}" for n in range(1, count + 1))
