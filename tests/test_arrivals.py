@@ -5,9 +5,12 @@ good messages in it."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.clock import FrozenClock
 from bot.conversation.messages import Incoming, Kind
@@ -107,3 +110,35 @@ async def test_a_message_that_cannot_be_written_fails_alone(
 
     assert [type(result).__name__ for result in results] == ["Follower"] * 10 + ["RuntimeError"]
     assert await InboundMessage.all().count() == 10
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite has one writer at a time
+async def test_a_follower_another_instance_creates_meanwhile_is_read_back(db: Backend) -> None:
+    """PostgreSQL's single statement reads followers as of its start; one committed by another
+    instance while it waited on that row's lock must still come back."""
+    database = connections.get("default")
+    pool = database._pool  # type: ignore[attr-defined]
+    async with pool.acquire() as other_instance, other_instance.transaction():
+        await other_instance.execute(
+            'INSERT INTO "follower" (openid, subscribed, bind_failures, created_at) VALUES ($1, true, 0, $2)',
+            "o-race",
+            NOW,
+        )
+        admitting = asyncio.create_task(Arrivals(FrozenClock(NOW)).admit(text("o-race", "k-race")))
+        deadline = time.monotonic() + 10
+        while not await _waiting_on_a_row_lock(database):
+            assert time.monotonic() < deadline, "the arrival never waited for the other instance"
+            await asyncio.sleep(0.01)
+    follower = await admitting
+
+    assert follower.openid == "o-race"
+    assert await Follower.filter(openid="o-race").count() == 1
+    assert await InboundMessage.filter(key="k-race").exists()
+
+
+async def _waiting_on_a_row_lock(database: BaseDBAsyncClient) -> bool:
+    rows = await database.execute_query_dict(
+        "SELECT count(*) AS n FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    return rows[0]["n"] > 0

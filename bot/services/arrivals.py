@@ -3,9 +3,9 @@
 Every message is logged (so nothing a customer sent is lost) and its follower loaded before it
 is handled. One message at a time that took two commits and three statements, and under load
 most of a message's time went there. Here the messages that arrive while a write is in flight
-wait for the next write, which takes them all at once (`GroupCommit`): three statements per
-batch, no added delay when the bot is quiet, and a message is still handled only once its
-log row is committed.
+wait for the next write, which takes them all at once (`GroupCommit`): one statement per
+batch on PostgreSQL (three on SQLite), no added delay when the bot is quiet, and a message is
+still handled only once its log row is committed.
 """
 
 from __future__ import annotations
@@ -59,18 +59,17 @@ class Arrivals:
 async def write_batch(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
     """Log the messages and return their senders' followers by openid.
 
-    Three statements, written as SQL rather than through model instances: building, converting
-    and re-reading ORM objects cost more than the database itself, and this runs for every
-    message. No transaction around them: a log row without its follower is harmless (the message
-    is kept; writing it again changes nothing). Rows go in sorted by key, so two instances
-    inserting overlapping batches take their row locks in the same order and cannot deadlock.
+    Written as SQL rather than through model instances: building, converting and re-reading ORM
+    objects cost more than the database itself, and this runs for every message. No transaction
+    around the statements: a log row without its follower is harmless (the message is kept;
+    writing it again changes nothing). Rows go in sorted by key, so two instances inserting
+    overlapping batches take their row locks in the same order and cannot deadlock.
     """
     db = connections.get("default")
-    openids = sorted({message.openid for message in messages})
-    logged = sorted(messages, key=lambda m: m.key)
-    await _insert_new(db, InboundMessage, [_log_row(message) for message in logged])
-    await _insert_new(db, Follower, [_new_follower_row(openid, now) for openid in openids])
-    followers = await _followers(db, openids)
+    logged = [_log_row(message) for message in sorted(messages, key=lambda m: m.key)]
+    new = [_new_follower_row(openid, now) for openid in sorted({m.openid for m in messages})]
+    write = _write_sqlite if db.capabilities.dialect == "sqlite" else _write_postgres
+    followers = [Follower._init_from_db(**row) for row in await write(db, logged, new)]
     await _load_relations(followers)
     return {follower.openid: follower for follower in followers}
 
@@ -90,43 +89,66 @@ def _new_follower_row(openid: str, now: datetime) -> dict[str, Any]:
     return {"openid": openid, "subscribed": True, "subscribed_at": now, "bind_failures": 0, "created_at": now}
 
 
-async def _insert_new(db: BaseDBAsyncClient, model: type[Model], rows: list[dict[str, Any]]) -> None:
-    """INSERT the rows, skipping any whose unique key is already there.
-
-    Values go to the driver as they are (text, booleans, aware datetimes and encoded JSON, which
-    both drivers take), not through each field's checks: these rows are built here, not typed in.
-    SQLite's executemany is a loop in C; PostgreSQL gets one statement taking a column per array
-    parameter, since asyncpg's executemany sends and PostgreSQL executes each row on its own and
-    Tortoise wraps it in a transaction of its own (two more round trips and a commit).
-    """
-    columns = list(rows[0])
-    names = ", ".join(f'"{column}"' for column in columns)
-    insert = f'INSERT INTO "{model._meta.db_table}" ({names})'
-    if db.capabilities.dialect == "sqlite":
-        values = ", ".join("?" * len(columns))
-        await db.execute_many(
-            f"{insert} VALUES ({values}) ON CONFLICT DO NOTHING", [list(row.values()) for row in rows]
+async def _write_sqlite(
+    db: BaseDBAsyncClient, logged: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Three statements; executemany is a loop in C here."""
+    for model, rows in ((InboundMessage, logged), (Follower, new)):
+        sql = f"{_insert_into(model, rows)} VALUES ({', '.join('?' * len(rows[0]))}) ON CONFLICT DO NOTHING"
+        await db.execute_many(sql, [list(row.values()) for row in rows])
+    openids = [row["openid"] for row in new]
+    return [
+        _times_parsed(row)
+        for row in await db.execute_query_dict(
+            f'SELECT * FROM "follower" WHERE "openid" IN ({", ".join("?" * len(openids))})', openids
         )
-        return
-    arrays = ", ".join(f"${n}::{_sql_type(model, column)}[]" for n, column in enumerate(columns, 1))
-    await db.execute_query(
-        f"{insert} SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
-        [[row[column] for row in rows] for column in columns],
+    ]
+
+
+async def _write_postgres(
+    db: BaseDBAsyncClient, logged: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One statement, one round trip, whatever the batch size: each column goes as an array.
+
+    (asyncpg's executemany sends and PostgreSQL executes each row on its own, and Tortoise wraps
+    it in a transaction: two more round trips and a commit per table.) The statement's SELECT
+    sees the followers that existed when it started, and `created` the ones it made; a follower
+    another instance created at the same moment is in neither, so it is read once more.
+    """
+    log_arrays, log_values = _unnest(InboundMessage, logged, first=1)
+    new_arrays, new_values = _unnest(Follower, new, first=len(log_values) + 1)
+    openids = f"${len(log_values) + 1 + list(new[0]).index('openid')}"  # the new followers' openids
+    rows = await db.execute_query_dict(
+        f"WITH logged AS ({_insert_into(InboundMessage, logged)} SELECT * FROM unnest({log_arrays})"
+        f" ON CONFLICT DO NOTHING), created AS ({_insert_into(Follower, new)}"
+        f" SELECT * FROM unnest({new_arrays}) ON CONFLICT DO NOTHING RETURNING *)"
+        f' SELECT * FROM created UNION ALL SELECT * FROM "follower" WHERE "openid" = ANY({openids})',
+        [*log_values, *new_values],
     )
+    missing = {row["openid"] for row in new} - {row["openid"] for row in rows}
+    if missing:
+        rows += await db.execute_query_dict(
+            'SELECT * FROM "follower" WHERE "openid" = ANY($1::VARCHAR[])', [sorted(missing)]
+        )
+    return rows
 
 
-def _sql_type(model: type[Model], column: str) -> str:
-    """The column's PostgreSQL type as Tortoise creates it (VARCHAR(64), JSONB, TIMESTAMPTZ...)."""
-    return str(model._meta.fields_map[column].get_for_dialect("postgres", "SQL_TYPE"))
+def _insert_into(model: type[Model], rows: list[dict[str, Any]]) -> str:
+    names = ", ".join(f'"{column}"' for column in rows[0])
+    return f'INSERT INTO "{model._meta.db_table}" ({names})'
 
 
-async def _followers(db: BaseDBAsyncClient, openids: list[str]) -> list[Follower]:
-    if db.capabilities.dialect == "sqlite":
-        matching, values = f"IN ({', '.join('?' * len(openids))})", openids
-    else:  # one statement for any number of openids, prepared once
-        matching, values = "= ANY($1::VARCHAR[])", [openids]
-    rows = await db.execute_query_dict(f'SELECT * FROM "follower" WHERE "openid" {matching}', values)
-    return [Follower._init_from_db(**_times_parsed(row)) for row in rows]
+def _unnest(model: type[Model], rows: list[dict[str, Any]], first: int) -> tuple[str, list[list[Any]]]:
+    """`unnest`'s parameters ($first, $first+1, ... cast to the columns' array types) and values:
+    a list per column. Values go to the driver as they are (text, booleans, aware datetimes and
+    encoded JSON), not through each field's checks: these rows are built here, not typed in."""
+    columns = list(rows[0])
+    fields = model._meta.fields_map
+    arrays = ", ".join(
+        f"${n}::{fields[column].get_for_dialect('postgres', 'SQL_TYPE')}[]"
+        for n, column in enumerate(columns, first)
+    )
+    return arrays, [[row[column] for row in rows] for column in columns]
 
 
 def _times_parsed(row: dict[str, Any]) -> dict[str, Any]:
