@@ -59,9 +59,10 @@ class SharedState:
         if redis is None:
             return cls(MemoryFlowStorage(), MemoryReplyCache(), MemoryTokenCache())
         pipeline = app[REDIS_PIPELINE]
+        flows = RedisFlowStorage(pipeline)
         return cls(
-            RedisFlowStorage(pipeline),
-            RedisReplyCache(pipeline),
+            flows,
+            RedisReplyCache(pipeline, flows),
             RedisTokenCache(redis, key=f"wechat:{appid}:access_token"),
         )
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -98,11 +99,9 @@ async def redis_backend(redis_client: Redis, keys: KeyBuilder) -> AsyncIterator[
             else:
                 await redis_client.pexpire(key, left - int(seconds * 1000))
 
-    yield StateBackend(
-        RedisFlowStorage(RedisPipeline(redis_client), keys),
-        RedisReplyCache(RedisPipeline(redis_client), keys),
-        advance,
-    )
+    pipeline = RedisPipeline(redis_client)
+    flows = RedisFlowStorage(pipeline, keys)
+    yield StateBackend(flows, RedisReplyCache(pipeline, flows, keys), advance)
     stale = [key async for key in redis_client.scan_iter(f"{keys.prefix}:*")]
     if stale:
         await redis_client.delete(*stale)
@@ -195,14 +194,14 @@ class TestStateBackend:
     # --- reply cache ----------------------------------------------------------------------------
 
     async def test_only_the_first_claim_wins(self, state: StateBackend) -> None:
-        claims = await asyncio.gather(*(state.replies.claim("msg-1") for _ in range(5)))
+        claims = await asyncio.gather(*(state.replies.claim("msg-1", "o-1") for _ in range(5)))
 
         assert sorted(claims) == [False, False, False, False, True]
-        assert await state.replies.claim("msg-2") is True
+        assert await state.replies.claim("msg-2", "o-1") is True
 
     async def test_concurrent_waiters_get_the_stored_bytes(self, state: StateBackend) -> None:
         reply = "<xml><Content><![CDATA[请回复车牌号]]></Content></xml>".encode()
-        assert await state.replies.claim("msg-1")
+        assert await state.replies.claim("msg-1", "o-1")
         waiters = [asyncio.create_task(state.replies.wait("msg-1", 5)) for _ in range(3)]
         done, _ = await asyncio.wait(waiters, timeout=0.05)
         assert not done  # nothing stored yet: they wait
@@ -213,18 +212,18 @@ class TestStateBackend:
         assert await state.replies.wait("msg-1", 5) == reply  # a later retry
 
     async def test_wait_gives_up_after_its_timeout(self, state: StateBackend) -> None:
-        assert await state.replies.claim("msg-1")
+        assert await state.replies.claim("msg-1", "o-1")
 
         assert await state.replies.wait("msg-1", 0.05) is None
 
     async def test_a_claim_is_kept_for_an_hour(self, state: StateBackend) -> None:
-        assert await state.replies.claim("msg-1")
+        assert await state.replies.claim("msg-1", "o-1")
         await state.replies.store("msg-1", b"success")
         await state.advance(CLAIM_TTL_SECONDS - 60)
-        assert not await state.replies.claim("msg-1")
+        assert not await state.replies.claim("msg-1", "o-1")
 
         await state.advance(CLAIM_TTL_SECONDS)
-        assert await state.replies.claim("msg-1")
+        assert await state.replies.claim("msg-1", "o-1")
 
     # --- holding a customer's flow ---------------------------------------------------------------
 
@@ -325,13 +324,76 @@ async def test_redis_lock_excludes_across_processes(redis_server: str, keys: Key
 async def test_redis_reply_claim_is_shared_across_processes(redis_server: str, keys: KeyBuilder) -> None:
     first, second = Redis.from_url(redis_server), Redis.from_url(redis_server)
     try:
-        caches = [RedisReplyCache(RedisPipeline(r), keys) for r in (first, second)]
+        pipelines = [RedisPipeline(r) for r in (first, second)]
+        caches = [RedisReplyCache(p, RedisFlowStorage(p, keys), keys) for p in pipelines]
 
-        assert await caches[0].claim("msg-1")
-        assert not await caches[1].claim("msg-1")
+        assert await caches[0].claim("msg-1", "o-1")
+        assert not await caches[1].claim("msg-1", "o-1")
         waiting = asyncio.create_task(caches[1].wait("msg-1", 5))
         await caches[0].store("msg-1", b"<xml>reply</xml>")
         assert await waiting == b"<xml>reply</xml>"
     finally:
         await first.aclose()
         await second.aclose()
+
+
+class CountedRuns(RedisPipeline):
+    """A pipeline that counts its script runs: the round trips a hold makes."""
+
+    runs = 0
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        self.runs += 1
+        return await super().run(*args, **kwargs)
+
+
+async def test_a_claim_takes_the_flow_its_hold_then_starts_with(
+    redis_client: Redis, redis_server: str, keys: KeyBuilder
+) -> None:
+    pipeline = CountedRuns(redis_client)
+    flows = RedisFlowStorage(pipeline, keys)
+    replies = RedisReplyCache(pipeline, flows, keys)
+    second = Redis.from_url(redis_server)
+    other_instance = RedisFlowStorage(RedisPipeline(second), keys)
+    try:
+        await flows.set("o-1", BINDING)
+        assert await replies.claim("msg-1", "o-1")
+        assert await replies.claim("msg-2", "o-1")  # the customer's next message, flow busy
+
+        async def other_instance_reads() -> FlowState | None:
+            async with other_instance.hold("o-1") as held:
+                return held.flow
+
+        elsewhere = asyncio.create_task(other_instance_reads())
+        done, _ = await asyncio.wait({elsewhere}, timeout=0.1)
+        assert not done, "the claim took the customer's flow: another instance waits"
+
+        trips = pipeline.runs
+        async with flows.hold("o-1") as held:
+            assert pipeline.runs == trips, "the first hold starts with the flow taken at claim"
+            assert held.flow == BINDING
+            held.flow = BINDING.at("confirm")
+        async with flows.hold("o-1") as held:  # msg-2 takes the flow itself, and sees msg-1's change
+            assert pipeline.runs > trips + 1
+            assert held.flow == BINDING.at("confirm")
+        assert await asyncio.wait_for(elsewhere, 5) == BINDING.at("confirm")
+    finally:
+        await second.aclose()
+
+
+async def test_a_flow_taken_at_claim_is_not_used_once_its_lock_may_have_lapsed(
+    redis_client: Redis, keys: KeyBuilder
+) -> None:
+    """A claim whose hold never came (its task cancelled) leaves its lock to lapse; a later hold
+    must take the flow afresh, not trust what the claim read."""
+    clock = ManualMonotonic()
+    pipeline = RedisPipeline(redis_client)
+    flows = RedisFlowStorage(pipeline, keys, monotonic=clock)
+    assert await RedisReplyCache(pipeline, flows, keys).claim("msg-1", "o-1")
+
+    clock.now += LOCK_TIMEOUT_SECONDS
+    await redis_client.delete(keys("lock", "o-1"))  # lapsed
+    await RedisFlowStorage(pipeline, keys).set("o-1", BINDING)  # written meanwhile
+
+    async with flows.hold("o-1") as held:
+        assert held.flow == BINDING

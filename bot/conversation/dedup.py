@@ -14,18 +14,18 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from bot.conversation.storage import KeyBuilder
+from bot.conversation.storage import KeyBuilder, RedisFlowStorage
 from bot.redis_pipeline import RedisPipeline
 
 CLAIM_TTL_SECONDS = 60 * 60
 PENDING_TTL_SECONDS = 15
-PENDING = b""
+PENDING = b""  # as RedisFlowStorage.claim writes it
 POLL_SECONDS = 0.01
 
 
 class ReplyCache(Protocol):
-    async def claim(self, key: str) -> bool:
-        """True for the first caller with this key: it must handle the message."""
+    async def claim(self, key: str, openid: str) -> bool:
+        """True for the first caller with this key: it must handle `openid`'s message."""
         ...
 
     async def store(self, key: str, reply: bytes) -> None: ...
@@ -51,7 +51,7 @@ class MemoryReplyCache:
             del self._entries[key]
             self._ready.pop(key, None)
 
-    async def claim(self, key: str) -> bool:
+    async def claim(self, key: str, openid: str) -> bool:
         self._purge()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._monotonic():
@@ -76,13 +76,15 @@ class MemoryReplyCache:
 
 
 class RedisReplyCache:
-    def __init__(self, redis: RedisPipeline, keys: KeyBuilder | None = None) -> None:
+    """Claims go through the flow storage, which takes the customer's flow in the same trip."""
+
+    def __init__(self, redis: RedisPipeline, flows: RedisFlowStorage, keys: KeyBuilder | None = None) -> None:
         self._redis = redis
+        self._flows = flows
         self._keys = keys or KeyBuilder()
 
-    async def claim(self, key: str) -> bool:
-        reply_key = self._keys("reply", key)
-        return bool(await self._redis.execute("SET", reply_key, PENDING, "NX", "EX", PENDING_TTL_SECONDS))
+    async def claim(self, key: str, openid: str) -> bool:
+        return await self._flows.claim(openid, self._keys("reply", key), PENDING_TTL_SECONDS)
 
     async def store(self, key: str, reply: bytes) -> None:
         await self._redis.execute("SET", self._keys("reply", key), b"=" + reply, "EX", CLAIM_TTL_SECONDS)

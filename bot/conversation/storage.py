@@ -5,7 +5,8 @@ in arrival order, other customers going on meanwhile. The hold is taken before t
 read (aiogram's issue #1317 is the race this prevents). In one process a FIFO `asyncio.Lock`
 per customer does it; with Redis a lock key per customer extends it to every bot instance, and
 taking the lock returns the state while giving it back saves the new state: one round trip
-each way.
+each way. The taking usually rides along with the claim of the message's reply key (see
+`RedisFlowStorage.claim`), so a message costs Redis a round trip fewer.
 
 State lives 30 minutes after the customer's last answer. A short-lived marker outlives it, so a
 customer who comes back to an expired flow can be told so instead of being misunderstood.
@@ -17,6 +18,7 @@ import asyncio
 import json
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +30,7 @@ from bot.redis_pipeline import RedisPipeline
 FLOW_TTL_SECONDS = 30 * 60
 EXPIRED_HINT_TTL_SECONDS = 24 * 60 * 60
 LOCK_TIMEOUT_SECONDS = 30.0
+LOCK_TIMEOUT_MS = int(LOCK_TIMEOUT_SECONDS * 1000)
 LOCK_POLL_SECONDS = 0.005
 
 
@@ -150,9 +153,11 @@ class MemoryFlowStorage:
         return hint[1] if hint is not None and self._monotonic() < hint[0] else None
 
 
-# KEYS: lock, flow, hint. ARGV: token, lock timeout (ms). When taken {1, state} or, with no
-# state, {1, false, hint or false}; else {0}.
+# KEYS: lock, flow, hint and, to claim a message first, its reply key. ARGV: token, lock timeout
+# (ms), claim TTL (s). {-1} when the message was claimed before; when the lock is taken {1, state}
+# or, with no state, {1, false, hint or false}; else {0}. A claim is an empty value (pending).
 TAKE = """
+if KEYS[4] and not redis.call('SET', KEYS[4], '', 'NX', 'EX', ARGV[3]) then return {-1} end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local state = redis.call('GET', KEYS[2])
   if state then return {1, state} end
@@ -176,20 +181,44 @@ return 1
 
 
 class RedisFlowStorage:
-    def __init__(self, redis: RedisPipeline, keys: KeyBuilder | None = None) -> None:
+    """`monotonic` is injectable so tests can age a flow taken at claim."""
+
+    def __init__(
+        self,
+        redis: RedisPipeline,
+        keys: KeyBuilder | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = redis
         self._keys = keys or KeyBuilder()
+        self._monotonic = monotonic
         self._take = redis.script(TAKE)
         self._give_back = redis.script(GIVE_BACK)
         self._locks = LocalLocks()
+        self._taken_at_claim: dict[str, deque[_Taken]] = {}
+
+    async def claim(self, openid: str, reply_key: str, ttl_seconds: int) -> bool:
+        """Claim a message's reply key (False: claimed before, this is a retry) and, in the same
+        round trip, take its customer's flow when nobody holds it.
+
+        The next `hold` of this customer in this instance starts with that flow instead of a trip
+        of its own. Holds queue in arrival order, as the claims are made, so the flows taken at
+        claim are handed out first in, first out.
+        """
+        token = secrets.token_hex(16)
+        keys = [*self._keys_of(openid), reply_key]
+        outcome, *loaded = await self._redis.run(self._take, keys, [token, LOCK_TIMEOUT_MS, ttl_seconds])
+        if outcome == 1:
+            taken = _Taken(token, _held(*loaded), self._monotonic() + LOCK_TIMEOUT_SECONDS / 2)
+            self._taken_at_claim.setdefault(openid, deque()).append(taken)
+        return bool(outcome != -1)
 
     @asynccontextmanager
     async def hold(self, openid: str) -> AsyncIterator[Held]:
         """Local FIFO first (arrival order within this instance), then the shared lock."""
         keys = self._keys_of(openid)
-        token = secrets.token_hex(16)
         async with self._locks.hold(openid):
-            held = await self._take_when_free(keys, token)
+            token, held = self._taken_ahead(openid) or await self._take_when_free(keys)
             try:
                 yield held
             except BaseException:
@@ -203,13 +232,24 @@ class RedisFlowStorage:
         """TAKE's and GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
         return [self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint")]
 
-    async def _take_when_free(self, keys: list[str], token: str) -> Held:
+    def _taken_ahead(self, openid: str) -> tuple[str, Held] | None:
+        """The oldest flow taken at claim for this customer, unless its lock may have lapsed (a
+        hold that never came, its task cancelled: that lock is left to lapse)."""
+        queue = self._taken_at_claim.get(openid)
+        if not queue:
+            return None
+        taken = queue.popleft()
+        if not queue:
+            del self._taken_at_claim[openid]
+        return (taken.token, taken.held) if self._monotonic() < taken.usable_until else None
+
+    async def _take_when_free(self, keys: list[str]) -> tuple[str, Held]:
+        token = secrets.token_hex(16)
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        timeout_ms = int(LOCK_TIMEOUT_SECONDS * 1000)
         while True:
-            taken, *loaded = await self._redis.run(self._take, keys, [token, timeout_ms])
+            taken, *loaded = await self._redis.run(self._take, keys, [token, LOCK_TIMEOUT_MS])
             if taken:
-                return _held(*loaded)
+                return token, _held(*loaded)
             if time.monotonic() >= deadline:
                 raise CustomerBusy(keys[0])
             await asyncio.sleep(LOCK_POLL_SECONDS)
@@ -227,6 +267,15 @@ class RedisFlowStorage:
 
 
 UNCHANGED: list[str | int] = ["keep", "", "", 0, 0]
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """A customer's flow taken together with a message's claim, waiting for that message's hold."""
+
+    token: str
+    held: Held
+    usable_until: float  # monotonic
 
 
 def _held(state: bytes | None, expired: bytes | None = None) -> Held:

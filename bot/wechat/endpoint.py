@@ -89,7 +89,7 @@ class Endpoint:
         # The claim is a round trip to Redis; without this turnstile a customer's second message,
         # a millisecond behind the first, could queue for the engine's lock ahead of it.
         async with self._arrivals.hold(incoming.openid):
-            claimed = await self.replies.claim(incoming.key)
+            claimed = await self.replies.claim(incoming.key, incoming.openid)
             handling = asyncio.create_task(self.engine.handle(incoming)) if claimed else None
         if handling is None:
             metrics.RETRIES.inc()
