@@ -57,7 +57,8 @@ class SharedState:
     def of(cls, app: web.Application) -> SharedState:
         redis, appid = app.get(REDIS), app[SETTINGS].wechat_appid
         if redis is None:
-            return cls(MemoryFlowStorage(), MemoryReplyCache(), MemoryTokenCache())
+            replies = MemoryReplyCache()
+            return cls(MemoryFlowStorage(replies.store), replies, MemoryTokenCache())
         pipeline = app[REDIS_PIPELINE]
         flows = RedisFlowStorage(pipeline)
         return cls(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import ENGINE, REDIS
+from bot.app import ENDPOINT, ENGINE, REDIS
 from bot.conversation.context import Context
 from bot.conversation.messages import Kind
 from bot.conversation.replies import Reply, TextReply
@@ -251,7 +251,7 @@ async def test_three_failures_without_an_advisor_transfer_to_customer_service(bo
 async def test_customer_returning_to_an_expired_flow_is_told_it_expired(bot: Bot) -> None:
     memory_clock = ManualMonotonic()
     if REDIS not in bot.app:
-        bot.app[ENGINE].storage = MemoryFlowStorage(memory_clock)
+        bot.app[ENGINE].storage = MemoryFlowStorage(bot.app[ENDPOINT].replies.store, memory_clock)
     user = bot.user("o-away")
     await user.click("BIND")
 

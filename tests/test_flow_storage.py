@@ -71,7 +71,8 @@ async def memory_backend() -> StateBackend:
     async def advance(seconds: float) -> None:
         clock.now += seconds
 
-    return StateBackend(MemoryFlowStorage(clock), MemoryReplyCache(clock), advance)
+    replies = MemoryReplyCache(clock)
+    return StateBackend(MemoryFlowStorage(replies.store, clock), replies, advance)
 
 
 @pytest_asyncio.fixture
@@ -286,6 +287,38 @@ class TestStateBackend:
         async with asyncio.timeout(2), state.flows.hold("o-1"):
             pass  # and the customer's next message is not stuck
 
+    async def test_a_reply_kept_with_the_flow_is_what_retries_get(self, state: StateBackend) -> None:
+        assert await state.replies.claim("msg-1", "o-1")
+        retry = asyncio.create_task(state.replies.wait("msg-1", 5))
+
+        async with state.flows.hold("o-1") as held:
+            held.flow = BINDING
+            held.reply = ("msg-1", b"<xml>reply</xml>")
+
+        assert await retry == b"<xml>reply</xml>"
+        assert await state.flows.get("o-1") == BINDING
+
+    async def test_the_first_answer_stays(self, state: StateBackend) -> None:
+        """A handler that overran was answered `success`; its late reply does not replace that."""
+        assert await state.replies.claim("msg-1", "o-1")
+        await state.replies.store("msg-1", b"success")
+
+        async with state.flows.hold("o-1") as held:
+            held.reply = ("msg-1", b"<xml>late</xml>")
+        await state.replies.store("msg-1", b"<xml>again</xml>")
+
+        assert await state.replies.wait("msg-1", 5) == b"success"
+
+    async def test_a_failed_handler_keeps_no_reply(self, state: StateBackend) -> None:
+        assert await state.replies.claim("msg-1", "o-1")
+
+        with pytest.raises(RuntimeError):
+            async with state.flows.hold("o-1") as held:
+                held.reply = ("msg-1", b"<xml>half done</xml>")
+                raise RuntimeError("handler failed")
+
+        assert await state.replies.wait("msg-1", 0.05) is None
+
     async def test_lock_does_not_hold_up_other_customers(self, state: StateBackend) -> None:
         async with state.flows.hold("o-1"):
             async with asyncio.timeout(2):
@@ -347,7 +380,7 @@ class CountedRuns(RedisPipeline):
         return await super().run(*args, **kwargs)
 
 
-async def test_a_claim_takes_the_flow_its_hold_then_starts_with(
+async def test_a_message_costs_two_trips_claim_with_flow_and_reply_with_flow(
     redis_client: Redis, redis_server: str, keys: KeyBuilder
 ) -> None:
     pipeline = CountedRuns(redis_client)
@@ -372,9 +405,12 @@ async def test_a_claim_takes_the_flow_its_hold_then_starts_with(
         async with flows.hold("o-1") as held:
             assert pipeline.runs == trips, "the first hold starts with the flow taken at claim"
             assert held.flow == BINDING
-            held.flow = BINDING.at("confirm")
+            held.flow, held.reply = BINDING.at("confirm"), ("msg-1", b"<xml>reply</xml>")
+        assert pipeline.runs == trips + 1, "flow and reply kept in one trip"
+        assert await replies.wait("msg-1", 1) == b"<xml>reply</xml>"
+        trips = pipeline.runs
         async with flows.hold("o-1") as held:  # msg-2 takes the flow itself, and sees msg-1's change
-            assert pipeline.runs > trips + 1
+            assert pipeline.runs > trips
             assert held.flow == BINDING.at("confirm")
         assert await asyncio.wait_for(elsewhere, 5) == BINDING.at("confirm")
     finally:

@@ -1,10 +1,12 @@
 """WeChat retries a request up to 3 times; each retry must get the first answer, not a redo.
 
 The first request to claim a message's key handles it; concurrent and later retries wait for
-its reply (up to the reply budget) and return the same bytes. Replies are kept an hour, far
-longer than WeChat's retry window. An unanswered claim in Redis lapses after 15 seconds: a reply
-is always stored within the reply budget, so a claim that old belongs to an instance that died,
-and the next retry handles the message instead of it being lost.
+its reply (up to the reply budget) and return the same bytes. A message's reply is stored once:
+the first answer given (the handler's, or `success` when it overran) is the one retries get.
+Usually it is stored with the customer's flow as the handler finishes (`Held.reply`). Replies
+are kept an hour, far longer than WeChat's retry window. An unanswered claim in Redis lapses
+after 15 seconds: a reply is always stored within the reply budget, so a claim that old belongs
+to an instance that died, and the next retry handles the message instead of it being lost.
 """
 
 from __future__ import annotations
@@ -14,13 +16,23 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from bot.conversation.storage import KeyBuilder, RedisFlowStorage
+from bot.conversation.storage import (
+    PENDING_REPLY,
+    REPLY_TTL_SECONDS,
+    KeyBuilder,
+    RedisFlowStorage,
+    stored_reply,
+)
 from bot.redis_pipeline import RedisPipeline
 
-CLAIM_TTL_SECONDS = 60 * 60
+CLAIM_TTL_SECONDS = REPLY_TTL_SECONDS
 PENDING_TTL_SECONDS = 15
-PENDING = b""  # as RedisFlowStorage.claim writes it
 POLL_SECONDS = 0.01
+# KEYS: reply. ARGV: reply, TTL. Stored only while the claim is pending.
+STORE = """
+if redis.call('GET', KEYS[1]) == '' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 1
+"""
 
 
 class ReplyCache(Protocol):
@@ -28,7 +40,9 @@ class ReplyCache(Protocol):
         """True for the first caller with this key: it must handle `openid`'s message."""
         ...
 
-    async def store(self, key: str, reply: bytes) -> None: ...
+    async def store(self, key: str, reply: bytes) -> None:
+        """Keep the message's reply, unless one was kept already."""
+        ...
 
     async def wait(self, key: str, timeout: float) -> bytes | None:
         """The first handler's reply, or None if it is not ready within `timeout`."""
@@ -56,13 +70,16 @@ class MemoryReplyCache:
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._monotonic():
             return False
-        self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, PENDING)
+        self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, PENDING_REPLY)
         self._ready[key] = asyncio.Event()
         return True
 
     async def store(self, key: str, reply: bytes) -> None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] != PENDING_REPLY:
+            return
         self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, reply)
-        self._ready.setdefault(key, asyncio.Event()).set()
+        self._ready[key].set()
 
     async def wait(self, key: str, timeout: float) -> bytes | None:
         ready = self._ready.get(key)
@@ -82,12 +99,15 @@ class RedisReplyCache:
         self._redis = redis
         self._flows = flows
         self._keys = keys or KeyBuilder()
+        self._store = redis.script(STORE)
 
     async def claim(self, key: str, openid: str) -> bool:
         return await self._flows.claim(openid, self._keys("reply", key), PENDING_TTL_SECONDS)
 
     async def store(self, key: str, reply: bytes) -> None:
-        await self._redis.execute("SET", self._keys("reply", key), b"=" + reply, "EX", CLAIM_TTL_SECONDS)
+        await self._redis.run(
+            self._store, [self._keys("reply", key)], [stored_reply(reply), REPLY_TTL_SECONDS]
+        )
 
     async def wait(self, key: str, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout

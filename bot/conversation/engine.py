@@ -1,5 +1,5 @@
 """Handles one message: hold the customer's flow, log the message and load its sender
-(`Arrivals`), route it, keep the new flow state.
+(`Arrivals`), route it, keep the new flow state and the reply in one write.
 
 Routing order: a menu click always starts its flow (a rescue is never blocked by a half-done
 booking); 取消/退出 leave any flow; otherwise the waiting step answers what the customer wrote
@@ -11,6 +11,8 @@ the customer is offered a person instead of the same question again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.conversation.context import Context, Services
 from bot.conversation.messages import Incoming, Kind
@@ -25,6 +27,14 @@ CANCEL_WORDS = frozenset({"取消", "退出", "算了", "不要了", "cancel", "
 MAX_FAILURES = 3
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A handled message's reply, and the bytes WeChat is answered with (kept for its retries)."""
+
+    reply: Reply
+    rendered: bytes
+
+
 class Engine:
     def __init__(self, routes: Routes, storage: FlowStorage, services: Services) -> None:
         self.routes = routes
@@ -32,13 +42,15 @@ class Engine:
         self.services = services
         self.arrivals = Arrivals(services.clock)
 
-    async def handle(self, message: Incoming) -> Reply:
+    async def handle(self, message: Incoming, render: Callable[[Reply], bytes]) -> Answer:
+        """`render` writes the reply as WeChat is to receive it (the endpoint's wire format)."""
         async with self.storage.hold(message.openid) as held:
             follower = await self.arrivals.admit(message)
             ctx = Context(message, follower, held.flow, self.services)
             reply = await self._dispatch(ctx, held)
-            held.flow = ctx.flow
-            return reply
+            answer = Answer(reply, render(reply))
+            held.flow, held.reply = ctx.flow, (message.key, answer.rendered)
+            return answer
 
     async def _dispatch(self, ctx: Context, held: Held) -> Reply:
         message = ctx.message

@@ -19,7 +19,7 @@ import json
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
@@ -28,6 +28,8 @@ from bot.conversation.locks import LocalLocks
 from bot.redis_pipeline import RedisPipeline
 
 FLOW_TTL_SECONDS = 30 * 60
+REPLY_TTL_SECONDS = 60 * 60
+PENDING_REPLY = b""  # a claimed message's reply key until its reply is stored
 EXPIRED_HINT_TTL_SECONDS = 24 * 60 * 60
 LOCK_TIMEOUT_SECONDS = 30.0
 LOCK_TIMEOUT_MS = int(LOCK_TIMEOUT_SECONDS * 1000)
@@ -68,7 +70,8 @@ class KeyBuilder:
 
 
 class Held:
-    """A customer's flow while one of their messages is handled; `flow` at the end is kept.
+    """A customer's flow while one of their messages is handled; `flow` at the end is kept, and
+    so is `reply` (the message's key and its rendered reply), in the same write.
 
     When no flow runs because one timed out, `pop_expired` names it, once: the customer can be
     told their flow expired instead of being misunderstood.
@@ -76,6 +79,7 @@ class Held:
 
     def __init__(self, flow: FlowState | None, expired: str | None = None) -> None:
         self.flow = flow
+        self.reply: tuple[str, bytes] | None = None
         self._expired = expired
         self._loaded = (flow, expired)
 
@@ -93,6 +97,7 @@ class Held:
 
     def forget_changes(self) -> None:
         self.flow, self._expired = self._loaded
+        self.reply = None
 
 
 class CustomerBusy(RuntimeError):
@@ -101,7 +106,9 @@ class CustomerBusy(RuntimeError):
 
 class FlowStorage(Protocol):
     def hold(self, openid: str) -> AbstractAsyncContextManager[Held]:
-        """The customer's flow, theirs alone until the block ends; saved unless the block raised."""
+        """The customer's flow, theirs alone until the block ends; saved, with the reply the
+        block kept, unless the block raised. A reply is kept only while the message's claim has
+        none (see `bot.conversation.dedup`)."""
         ...
 
     async def get(self, openid: str) -> FlowState | None: ...
@@ -112,9 +119,15 @@ class FlowStorage(Protocol):
 
 
 class MemoryFlowStorage:
-    """Single-process storage; `monotonic` is injectable so tests can expire state."""
+    """Single-process storage; `keep_reply` is the reply cache's `store`; `monotonic` is
+    injectable so tests can expire state."""
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        keep_reply: Callable[[str, bytes], Awaitable[None]],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._keep_reply = keep_reply
         self._monotonic = monotonic
         self._states: dict[str, tuple[float, FlowState]] = {}
         self._hints: dict[str, tuple[float, str]] = {}
@@ -128,6 +141,8 @@ class MemoryFlowStorage:
             yield held
             if held.changed:
                 await (self.set(openid, held.flow) if held.flow else self.clear(openid))
+            if held.reply is not None:
+                await self._keep_reply(*held.reply)
 
     async def get(self, openid: str) -> FlowState | None:
         entry = self._states.get(openid)
@@ -165,10 +180,14 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 return {0}
 """
-# KEYS: lock, flow, hint. ARGV: token, 'keep'|'set'|'clear', state, flow name, TTLs. The state is
-# saved even when the lock timed out meanwhile (the handler's work is done); the lock is only
-# deleted while it is still this holder's.
+# KEYS: lock, flow, hint and, to store a message's reply too, its reply key. ARGV: token,
+# 'keep'|'set'|'clear', state, flow name, TTLs, reply, reply TTL. The state is saved even when
+# the lock timed out meanwhile (the handler's work is done); the lock is only deleted while it is
+# still this holder's; the reply only stored while the claim is pending (the first answer stays).
 GIVE_BACK = """
+if KEYS[4] and redis.call('GET', KEYS[4]) == '' then
+  redis.call('SET', KEYS[4], ARGV[7], 'EX', ARGV[8])
+end
 if ARGV[2] == 'set' then
   redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[5])
   redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[6])
@@ -226,7 +245,13 @@ class RedisFlowStorage:
                 raise
             finally:
                 change = _saving(held.flow) if held.changed else UNCHANGED
-                await self._redis.run(self._give_back, keys, [token, *change])
+                if held.reply is None:
+                    await self._redis.run(self._give_back, keys, [token, *change])
+                else:
+                    key, reply = held.reply
+                    with_reply = [*keys, self._keys("reply", key)]
+                    args = [token, *change, stored_reply(reply), REPLY_TTL_SECONDS]
+                    await self._redis.run(self._give_back, with_reply, args)
 
     def _keys_of(self, openid: str) -> list[str]:
         """TAKE's and GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
@@ -283,6 +308,11 @@ def _held(state: bytes | None, expired: bytes | None = None) -> Held:
     if state:
         return Held(FlowState.from_json(state))
     return Held(None, expired.decode() if expired else None)
+
+
+def stored_reply(reply: bytes) -> bytes:
+    """A reply as its key holds it: never empty, which is a pending claim."""
+    return b"=" + reply
 
 
 def _saving(flow: FlowState | None) -> list[str | int]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import web
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
@@ -22,10 +23,10 @@ from wechatpy.exceptions import InvalidAppIdException
 from bot import metrics
 from bot.clock import Clock
 from bot.conversation.dedup import ReplyCache
-from bot.conversation.engine import Engine
+from bot.conversation.engine import Answer, Engine
 from bot.conversation.locks import LocalLocks
 from bot.conversation.messages import Incoming
-from bot.conversation.replies import NoReply, Reply, TextReply
+from bot.conversation.replies import Reply, TextReply
 from bot.settings import Settings
 from bot.wechat import protocol
 from bot.wechat.late_replies import LateReplies
@@ -90,17 +91,20 @@ class Endpoint:
         # a millisecond behind the first, could queue for the engine's lock ahead of it.
         async with self._arrivals.hold(incoming.openid):
             claimed = await self.replies.claim(incoming.key, incoming.openid)
-            handling = asyncio.create_task(self.engine.handle(incoming)) if claimed else None
+            handling = (
+                asyncio.create_task(self.engine.handle(incoming, partial(self._render, incoming)))
+                if claimed
+                else None
+            )
         if handling is None:
             metrics.RETRIES.inc()
             return await self.replies.wait(incoming.key, budget) or protocol.SUCCESS
         metrics.messages_of(incoming.kind.value).inc()
-        reply = await self._handle_within(handling, incoming)
-        rendered = protocol.render_reply(reply, incoming, self.clock.now())
-        await self.replies.store(incoming.key, rendered)
-        return rendered
+        return await self._answer_within(handling, incoming)
 
-    async def _handle_within(self, task: asyncio.Task[Reply], incoming: Incoming) -> Reply:
+    async def _answer_within(self, task: asyncio.Task[Answer], incoming: Incoming) -> bytes:
+        """The handler's answer (kept with the customer's flow as it finished); otherwise
+        `success` or an apology, kept here for the message's retries."""
         if not await self._budget.finished_within(task):
             log.warning(
                 "handler overran the reply budget",
@@ -108,12 +112,20 @@ class Endpoint:
             )
             metrics.LATE_REPLIES.inc()
             self.late.adopt(task, incoming)
-            return NoReply()
-        try:
-            return task.result()
-        except Exception:
-            log.exception("handler failed", extra={"key": incoming.key, "kind": incoming.kind.value})
-            return TextReply(self.engine.services.texts.render("common/error"))
+            rendered = protocol.SUCCESS
+        else:
+            try:
+                return task.result().rendered
+            except Exception:
+                log.exception("handler failed", extra={"key": incoming.key, "kind": incoming.kind.value})
+                rendered = self._render(
+                    incoming, TextReply(self.engine.services.texts.render("common/error"))
+                )
+        await self.replies.store(incoming.key, rendered)
+        return rendered
+
+    def _render(self, incoming: Incoming, reply: Reply) -> bytes:
+        return protocol.render_reply(reply, incoming, self.clock.now())
 
     def _check_signature(self, request: web.Request) -> None:
         query = request.query

@@ -12,8 +12,9 @@ import asyncio
 import logging
 
 from bot.clock import Clock
+from bot.conversation.engine import Answer
 from bot.conversation.messages import Incoming
-from bot.conversation.replies import Reply, TextReply
+from bot.conversation.replies import TextReply
 from bot.conversation.texts import Texts
 from bot.models import MessageCategory
 from bot.services import outbox
@@ -31,12 +32,12 @@ class LateReplies:
         self._wechat = wechat
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def adopt(self, handling: asyncio.Task[Reply], incoming: Incoming) -> None:
+    def adopt(self, handling: asyncio.Task[Answer], incoming: Incoming) -> None:
         self._track(asyncio.create_task(self._deliver(handling, incoming)))
 
-    async def _deliver(self, handling: asyncio.Task[Reply], incoming: Incoming) -> None:
+    async def _deliver(self, handling: asyncio.Task[Answer], incoming: Incoming) -> None:
         try:
-            reply = await handling
+            reply = (await handling).reply
         except Exception:
             log.exception("late handler failed", extra={"key": incoming.key})
             reply = TextReply(self._texts.render("common/error"))
