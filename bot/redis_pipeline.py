@@ -1,7 +1,7 @@
 """Redis commands from concurrent messages, sent as one pipeline per round trip.
 
-Each message makes a few small Redis calls (claim its reply, take and give back its customer's
-flow, store the reply). Sent one by one, redis-py's bookkeeping per command (a pooled
+Each message makes two small Redis calls (claim it and take its customer's flow; give the flow
+back and store the reply). Sent one by one, redis-py's bookkeeping per command (a pooled
 connection, a timeout, retries, metrics) cost more CPU than the rest of the message, and its
 `Pipeline` still spends as much again per round trip. Here the commands issued while a batch is
 in flight go together in the next one (`GroupCommit`), written to one connection of the

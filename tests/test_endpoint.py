@@ -10,6 +10,7 @@ import asyncio
 import gzip
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,6 +20,7 @@ from bot.app import ENGINE, LATE_REPLIES
 from bot.conversation.context import Context
 from bot.conversation.replies import Reply, TextReply
 from bot.conversation.router import Router
+from bot.conversation.storage import FlowStorage, Held
 from bot.models import Follower, InboundMessage, Outbox
 from bot.wechat import protocol
 from bot.wechat.simulator import Answer, WeChatUser
@@ -438,6 +440,37 @@ async def test_handler_failing_after_the_window_still_answers_the_customer(make_
     await poll(sent, 5, "the apology to reach the fake WeChat")
     await bot.app[LATE_REPLIES].wait_idle()
     assert sent() == [bot.app[ENGINE].services.texts.render("common/error")]
+
+
+class LingeringAfterItsReply:
+    """Flow storage whose holds linger after keeping the flow and reply: a handler whose reply is
+    kept just as its budget runs out, before its task is seen to finish."""
+
+    def __init__(self, storage: FlowStorage) -> None:
+        self.storage = storage
+        self.released = asyncio.Event()
+
+    @asynccontextmanager
+    async def hold(self, openid: str) -> AsyncIterator[Held]:
+        async with self.storage.hold(openid) as held:
+            yield held
+        await self.released.wait()
+
+
+async def test_a_reply_kept_as_the_budget_runs_out_is_the_answer_and_nothing_goes_out_late(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(reply_budget_seconds=0.2)
+    lingering = bot.app[ENGINE].storage = LingeringAfterItsReply(bot.app[ENGINE].storage)
+    user = bot.user("o-just-in-time")
+
+    answer = await user.text("你好", msg_id=990003)
+    lingering.released.set()
+    await bot.app[LATE_REPLIES].wait_idle()
+
+    assert answer.msg_type == "text" and answer.body != b"success"
+    assert (await user.text("你好", msg_id=990003)).body == answer.body  # a retry
+    assert bot.wechat.state.messages == []
 
 
 # --- metrics --------------------------------------------------------------------------------------

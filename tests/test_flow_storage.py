@@ -301,13 +301,14 @@ class TestStateBackend:
     async def test_the_first_answer_stays(self, state: StateBackend) -> None:
         """A handler that overran was answered `success`; its late reply does not replace that."""
         assert await state.replies.claim("msg-1", "o-1")
-        await state.replies.store("msg-1", b"success")
+        assert await state.replies.store("msg-1", b"success") == b"success"
 
         async with state.flows.hold("o-1") as held:
             held.reply = ("msg-1", b"<xml>late</xml>")
-        await state.replies.store("msg-1", b"<xml>again</xml>")
 
+        assert await state.replies.store("msg-1", b"<xml>again</xml>") == b"success"
         assert await state.replies.wait("msg-1", 5) == b"success"
+        assert await state.replies.store("msg-never-claimed", b"<xml>lost</xml>") is None
 
     async def test_a_failed_handler_keeps_no_reply(self, state: StateBackend) -> None:
         assert await state.replies.claim("msg-1", "o-1")

@@ -28,10 +28,12 @@ from bot.redis_pipeline import RedisPipeline
 CLAIM_TTL_SECONDS = REPLY_TTL_SECONDS
 PENDING_TTL_SECONDS = 15
 POLL_SECONDS = 0.01
-# KEYS: reply. ARGV: reply, TTL. Stored only while the claim is pending.
+# KEYS: reply. ARGV: reply, TTL. Stored only while the claim is pending; returns what is kept.
 STORE = """
-if redis.call('GET', KEYS[1]) == '' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
-return 1
+local kept = redis.call('GET', KEYS[1])
+if kept ~= '' then return kept end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return ARGV[1]
 """
 
 
@@ -40,8 +42,9 @@ class ReplyCache(Protocol):
         """True for the first caller with this key: it must handle `openid`'s message."""
         ...
 
-    async def store(self, key: str, reply: bytes) -> None:
-        """Keep the message's reply, unless one was kept already."""
+    async def store(self, key: str, reply: bytes) -> bytes | None:
+        """Keep the message's reply, unless one was kept already; the reply kept either way
+        (None once the claim is gone)."""
         ...
 
     async def wait(self, key: str, timeout: float) -> bytes | None:
@@ -74,12 +77,13 @@ class MemoryReplyCache:
         self._ready[key] = asyncio.Event()
         return True
 
-    async def store(self, key: str, reply: bytes) -> None:
+    async def store(self, key: str, reply: bytes) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None or entry[1] != PENDING_REPLY:
-            return
+            return entry[1] if entry else None
         self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, reply)
         self._ready[key].set()
+        return reply
 
     async def wait(self, key: str, timeout: float) -> bytes | None:
         ready = self._ready.get(key)
@@ -104,17 +108,23 @@ class RedisReplyCache:
     async def claim(self, key: str, openid: str) -> bool:
         return await self._flows.claim(openid, self._keys("reply", key), PENDING_TTL_SECONDS)
 
-    async def store(self, key: str, reply: bytes) -> None:
-        await self._redis.run(
-            self._store, [self._keys("reply", key)], [stored_reply(reply), REPLY_TTL_SECONDS]
-        )
+    async def store(self, key: str, reply: bytes) -> bytes | None:
+        args = [stored_reply(reply), REPLY_TTL_SECONDS]
+        return _reply_of(await self._redis.run(self._store, [self._keys("reply", key)], args))
 
     async def wait(self, key: str, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
         while True:
-            raw = await self._redis.execute("GET", self._keys("reply", key))
-            if raw:
-                return raw[1:] if isinstance(raw, bytes) else raw[1:].encode()
+            reply = _reply_of(await self._redis.execute("GET", self._keys("reply", key)))
+            if reply is not None:
+                return reply
             if time.monotonic() >= deadline:
                 return None
             await asyncio.sleep(POLL_SECONDS)
+
+
+def _reply_of(raw: bytes | str | None) -> bytes | None:
+    """The reply a reply key holds; None while it is pending or gone."""
+    if not raw:
+        return None
+    return raw[1:] if isinstance(raw, bytes) else raw[1:].encode()

@@ -124,7 +124,7 @@ class MemoryFlowStorage:
 
     def __init__(
         self,
-        keep_reply: Callable[[str, bytes], Awaitable[None]],
+        keep_reply: Callable[[str, bytes], Awaitable[object]],
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._keep_reply = keep_reply

@@ -104,25 +104,24 @@ class Endpoint:
 
     async def _answer_within(self, task: asyncio.Task[Answer], incoming: Incoming) -> bytes:
         """The handler's answer (kept with the customer's flow as it finished); otherwise
-        `success` or an apology, kept here for the message's retries."""
-        if not await self._budget.finished_within(task):
-            log.warning(
-                "handler overran the reply budget",
-                extra={"key": incoming.key, "budget": self._budget.seconds},
-            )
-            metrics.LATE_REPLIES.inc()
-            self.late.adopt(task, incoming)
-            rendered = protocol.SUCCESS
-        else:
+        `success` or an apology, kept here for the message's retries. Whichever is kept first is
+        the answer: a handler finishing just as its budget runs out may have been first."""
+        if await self._budget.finished_within(task):
             try:
                 return task.result().rendered
             except Exception:
                 log.exception("handler failed", extra={"key": incoming.key, "kind": incoming.kind.value})
-                rendered = self._render(
-                    incoming, TextReply(self.engine.services.texts.render("common/error"))
-                )
-        await self.replies.store(incoming.key, rendered)
-        return rendered
+                apology = self._render(incoming, TextReply(self.engine.services.texts.render("common/error")))
+                return await self.replies.store(incoming.key, apology) or apology
+        kept = await self.replies.store(incoming.key, protocol.SUCCESS)
+        if kept not in (None, protocol.SUCCESS):
+            return kept  # the handler's own reply, kept an instant before the budget ran out
+        log.warning(
+            "handler overran the reply budget", extra={"key": incoming.key, "budget": self._budget.seconds}
+        )
+        metrics.LATE_REPLIES.inc()
+        self.late.adopt(task, incoming)
+        return protocol.SUCCESS
 
     def _render(self, incoming: Incoming, reply: Reply) -> bytes:
         return protocol.render_reply(reply, incoming, self.clock.now())
