@@ -68,13 +68,16 @@ class SharedState:
         )
 
 
+SHARED_STATE = web.AppKey("shared_state", SharedState)
+
+
 def create_app(
     settings: Settings, *, clock: Clock | None = None, extra_routers: tuple[Router, ...] = ()
 ) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes * 2)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app.cleanup_ctx.extend([_database, _redis, _wechat, _conversation(extra_routers)])
+    app.cleanup_ctx.extend([_database, _redis, _shared_state, _wechat, _conversation(extra_routers)])
     app.router.add_get("/wechat", wechat_verify)
     app.router.add_post("/wechat", wechat_receive)
     app.router.add_get("/healthz", healthz)
@@ -105,9 +108,14 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await redis.aclose()
 
 
+async def _shared_state(app: web.Application) -> AsyncIterator[None]:
+    """One set of state objects for the whole app (the client's tokens, the engine's flows)."""
+    app[SHARED_STATE] = SharedState.of(app)
+    yield
+
+
 async def _wechat(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    state = SharedState.of(app)
+    settings, state = app[SETTINGS], app[SHARED_STATE]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         app[WECHAT] = WeChatClient(session, settings, state.tokens)
         yield
@@ -115,8 +123,7 @@ async def _wechat(app: web.Application) -> AsyncIterator[None]:
 
 def _conversation(extra_routers: tuple[Router, ...]):  # type: ignore[no-untyped-def]
     async def conversation(app: web.Application) -> AsyncIterator[None]:
-        settings, clock = app[SETTINGS], app[CLOCK]
-        state = SharedState.of(app)
+        settings, clock, state = app[SETTINGS], app[CLOCK], app[SHARED_STATE]
         services = Services(
             settings=settings, clock=clock, texts=Texts(settings.templates_dir), wechat=app[WECHAT]
         )
