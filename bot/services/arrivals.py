@@ -67,9 +67,9 @@ async def write_batch(messages: list[Incoming], now: datetime) -> dict[str, Foll
     """
     db = connections.get("default")
     logged = [_log_row(message) for message in sorted(messages, key=lambda m: m.key)]
-    new = [_new_follower_row(openid, now) for openid in sorted({m.openid for m in messages})]
+    openids = sorted({m.openid for m in messages})
     write = _write_sqlite if db.capabilities.dialect == "sqlite" else _write_postgres
-    followers = [Follower._init_from_db(**row) for row in await write(db, logged, new)]
+    followers = [Follower._init_from_db(**row) for row in await write(db, logged, openids, now)]
     await _load_relations(followers)
     return {follower.openid: follower for follower in followers}
 
@@ -85,18 +85,23 @@ def _log_row(message: Incoming) -> dict[str, Any]:
     }
 
 
-def _new_follower_row(openid: str, now: datetime) -> dict[str, Any]:
-    return {"openid": openid, "subscribed": True, "subscribed_at": now, "bind_failures": 0, "created_at": now}
+def _insert_followers(openid: str, now: str) -> str:
+    """The INSERT of followers seen for the first time (subscribed now, no failed bindings), up to
+    where their values come from: `openid` and `now` are the dialect's expressions for them."""
+    columns = '"openid", "subscribed", "subscribed_at", "bind_failures", "created_at"'
+    return f'INSERT INTO "follower" ({columns}) SELECT {openid}, TRUE, {now}, 0, {now}'
 
 
 async def _write_sqlite(
-    db: BaseDBAsyncClient, logged: list[dict[str, Any]], new: list[dict[str, Any]]
+    db: BaseDBAsyncClient, logged: list[dict[str, Any]], openids: list[str], now: datetime
 ) -> list[dict[str, Any]]:
-    """Three statements; executemany is a loop in C here."""
-    for model, rows in ((InboundMessage, logged), (Follower, new)):
-        sql = f"{_insert_into(model, rows)} VALUES ({', '.join('?' * len(rows[0]))}) ON CONFLICT DO NOTHING"
-        await db.execute_many(sql, [list(row.values()) for row in rows])
-    openids = [row["openid"] for row in new]
+    """Three statements; executemany is a loop in C here. (An INSERT from a SELECT needs a WHERE
+    before SQLite's ON CONFLICT, or the parser takes it for a join's ON.)"""
+    log_sql = f"{_insert_into(InboundMessage, logged)} VALUES ({', '.join('?' * len(logged[0]))})"
+    await db.execute_many(f"{log_sql} ON CONFLICT DO NOTHING", [list(row.values()) for row in logged])
+    await db.execute_many(
+        f"{_insert_followers('?1', '?2')} WHERE TRUE ON CONFLICT DO NOTHING", [[o, now] for o in openids]
+    )
     return [
         _times_parsed(row)
         for row in await db.execute_query_dict(
@@ -106,7 +111,7 @@ async def _write_sqlite(
 
 
 async def _write_postgres(
-    db: BaseDBAsyncClient, logged: list[dict[str, Any]], new: list[dict[str, Any]]
+    db: BaseDBAsyncClient, logged: list[dict[str, Any]], openids: list[str], now: datetime
 ) -> list[dict[str, Any]]:
     """One statement, one round trip, whatever the batch size: each column goes as an array.
 
@@ -116,16 +121,15 @@ async def _write_postgres(
     another instance created at the same moment is in neither, so it is read once more.
     """
     log_arrays, log_values = _unnest(InboundMessage, logged, first=1)
-    new_arrays, new_values = _unnest(Follower, new, first=len(log_values) + 1)
-    openids = f"${len(log_values) + 1 + list(new[0]).index('openid')}"  # the new followers' openids
+    openid, when = f"${len(log_values) + 1}", f"${len(log_values) + 2}"
     rows = await db.execute_query_dict(
         f"WITH logged AS ({_insert_into(InboundMessage, logged)} SELECT * FROM unnest({log_arrays})"
-        f" ON CONFLICT DO NOTHING), created AS ({_insert_into(Follower, new)}"
-        f" SELECT * FROM unnest({new_arrays}) ON CONFLICT DO NOTHING RETURNING *)"
-        f' SELECT * FROM created UNION ALL SELECT * FROM "follower" WHERE "openid" = ANY({openids})',
-        [*log_values, *new_values],
+        f" ON CONFLICT DO NOTHING), created AS ({_insert_followers('openid', when)}"
+        f" FROM unnest({openid}::VARCHAR[]) AS new (openid) ON CONFLICT DO NOTHING RETURNING *)"
+        f' SELECT * FROM created UNION ALL SELECT * FROM "follower" WHERE "openid" = ANY({openid})',
+        [*log_values, openids, now],
     )
-    missing = {row["openid"] for row in new} - {row["openid"] for row in rows}
+    missing = set(openids) - {row["openid"] for row in rows}
     if missing:
         rows += await db.execute_query_dict(
             'SELECT * FROM "follower" WHERE "openid" = ANY($1::VARCHAR[])', [sorted(missing)]
