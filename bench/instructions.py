@@ -39,19 +39,15 @@ async def count(args: argparse.Namespace, target: str, mode: str, workdir: Path)
     async with AsyncExitStack() as stack:
         port, fake_port = bench.free_port(), bench.free_port()
         fake_url, url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{port}"
-        env = bench.clean_environment(
-            **await stack.enter_async_context(bench.database(args, workdir)),
-            BOT_HOST="127.0.0.1", BOT_PORT=str(port), WECHAT_TOKEN=bench.TOKEN,
-            WECHAT_APPID=bench.APPID, WECHAT_SECRET=bench.SECRET, WECHAT_AES_KEY=bench.AES_KEY,
-            WECHAT_API_BASE=fake_url,
-        )  # fmt: skip
+        env = bench.bot_environment(
+            await stack.enter_async_context(bench.database(args, workdir)), port, fake_url
+        )
         fake = [sys.executable, "-m", "bot", "fake-wechat", "--port", str(fake_port)]
         await stack.enter_async_context(
             bench.server("fake-wechat", fake, bench.clean_environment(), f"{fake_url}/_fake/stats", workdir)
         )
         if target == "echo":
-            argv = [sys.executable, "-m", "bench.echo_server", "--port", str(port), "--token", bench.TOKEN]
-            argv += ["--appid", bench.APPID, "--aes-key", bench.AES_KEY]
+            argv = bench.echo_command(port)
         else:
             await bench.migrate(env)
             argv = [sys.executable, "-m", "bot", "serve"]

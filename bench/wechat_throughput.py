@@ -363,21 +363,32 @@ class Targets:
     bot_log: Path
 
 
+def bot_environment(database: dict[str, str], port: int, fake_url: str) -> dict[str, str]:
+    """The bot's settings for a run: `database` is what `database()` yielded."""
+    return clean_environment(
+        **database,
+        BOT_HOST="127.0.0.1",
+        BOT_PORT=str(port),
+        WECHAT_TOKEN=TOKEN,
+        WECHAT_APPID=APPID,
+        WECHAT_SECRET=SECRET,
+        WECHAT_AES_KEY=AES_KEY,
+        WECHAT_API_BASE=fake_url,
+    )
+
+
+def echo_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "bench.echo_server", "--port", str(port), "--token", TOKEN,
+            "--appid", APPID, "--aes-key", AES_KEY]  # fmt: skip
+
+
 async def start_servers(stack: AsyncExitStack, args: argparse.Namespace, workdir: Path) -> Targets:
     """Fake WeChat, the bot on a migrated database, and the echo, each in its own process."""
     ports = {name: free_port() for name in ("fake", "full stack", "echo")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     python = sys.executable
-    bot_env = clean_environment(
-        **await stack.enter_async_context(database(args, workdir)),
-        BOT_HOST="127.0.0.1",
-        BOT_PORT=str(ports["full stack"]),
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_APPID=APPID,
-        WECHAT_SECRET=SECRET,
-        WECHAT_AES_KEY=AES_KEY,
-        WECHAT_API_BASE=urls["fake"],
-    )
+    database_env = await stack.enter_async_context(database(args, workdir))
+    bot_env = bot_environment(database_env, ports["full stack"], urls["fake"])
     await migrate(bot_env)
     fake = [python, "-m", "bot", "fake-wechat", "--port", str(ports["fake"])]
     await stack.enter_async_context(
@@ -388,10 +399,8 @@ async def start_servers(stack: AsyncExitStack, args: argparse.Namespace, workdir
     pids["full stack"] = await stack.enter_async_context(
         server("bot", bot, bot_env, f"{urls['full stack']}/healthz", workdir)
     )
-    echo = [python, "-m", "bench.echo_server", "--port", str(ports["echo"])]
-    echo += ["--token", TOKEN, "--appid", APPID, "--aes-key", AES_KEY]
     pids["echo"] = await stack.enter_async_context(
-        server("echo", echo, clean_environment(), f"{urls['echo']}/healthz", workdir)
+        server("echo", echo_command(ports["echo"]), clean_environment(), f"{urls['echo']}/healthz", workdir)
     )
     return Targets(urls, pids, workdir / "bot.log")
 

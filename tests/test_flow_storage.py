@@ -18,16 +18,12 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from bot.conversation.dedup import (
-    CLAIM_TTL_SECONDS,
-    MemoryReplyCache,
-    RedisReplyCache,
-    ReplyCache,
-)
+from bot.conversation.dedup import MemoryReplyCache, RedisReplyCache, ReplyCache
 from bot.conversation.storage import (
     EXPIRED_HINT_TTL_SECONDS,
     FLOW_TTL_SECONDS,
     LOCK_TIMEOUT_SECONDS,
+    REPLY_TTL_SECONDS,
     FlowState,
     FlowStorage,
     Held,
@@ -220,10 +216,10 @@ class TestStateBackend:
     async def test_a_claim_is_kept_for_an_hour(self, state: StateBackend) -> None:
         assert await state.replies.claim("msg-1", "o-1")
         await state.replies.store("msg-1", b"success")
-        await state.advance(CLAIM_TTL_SECONDS - 60)
+        await state.advance(REPLY_TTL_SECONDS - 60)
         assert not await state.replies.claim("msg-1", "o-1")
 
-        await state.advance(CLAIM_TTL_SECONDS)
+        await state.advance(REPLY_TTL_SECONDS)
         assert await state.replies.claim("msg-1", "o-1")
 
     # --- holding a customer's flow ---------------------------------------------------------------

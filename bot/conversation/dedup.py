@@ -25,7 +25,6 @@ from bot.conversation.storage import (
 )
 from bot.redis_pipeline import RedisPipeline
 
-CLAIM_TTL_SECONDS = REPLY_TTL_SECONDS
 PENDING_TTL_SECONDS = 15
 POLL_SECONDS = 0.01
 # KEYS: reply. ARGV: reply, TTL. Stored only while the claim is pending; returns what is kept.
@@ -73,7 +72,7 @@ class MemoryReplyCache:
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._monotonic():
             return False
-        self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, PENDING_REPLY)
+        self._entries[key] = (self._monotonic() + REPLY_TTL_SECONDS, PENDING_REPLY)
         self._ready[key] = asyncio.Event()
         return True
 
@@ -81,7 +80,7 @@ class MemoryReplyCache:
         entry = self._entries.get(key)
         if entry is None or entry[1] != PENDING_REPLY:
             return entry[1] if entry else None
-        self._entries[key] = (self._monotonic() + CLAIM_TTL_SECONDS, reply)
+        self._entries[key] = (self._monotonic() + REPLY_TTL_SECONDS, reply)
         self._ready[key].set()
         return reply
 
@@ -123,8 +122,6 @@ class RedisReplyCache:
             await asyncio.sleep(POLL_SECONDS)
 
 
-def _reply_of(raw: bytes | str | None) -> bytes | None:
+def _reply_of(raw: bytes | None) -> bytes | None:
     """The reply a reply key holds; None while it is pending or gone."""
-    if not raw:
-        return None
-    return raw[1:] if isinstance(raw, bytes) else raw[1:].encode()
+    return raw[1:] if raw else None
