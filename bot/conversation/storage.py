@@ -246,14 +246,12 @@ class RedisFlowStorage:
                 held.forget_changes()  # a failed handler changes nothing
                 raise
             finally:
-                change = _saving(held.flow) if held.changed else UNCHANGED
-                if held.reply is None:
-                    await self._redis.run(self._give_back, keys, [token, *change])
-                else:
+                args: list[str | int | bytes] = [token, *(_saving(held.flow) if held.changed else UNCHANGED)]
+                if held.reply is not None:
                     key, reply = held.reply
-                    with_reply = [*keys, self._keys("reply", key)]
-                    args = [token, *change, stored_reply(reply), REPLY_TTL_SECONDS]
-                    await self._redis.run(self._give_back, with_reply, args)
+                    keys = [*keys, self._keys("reply", key)]
+                    args += [stored_reply(reply), REPLY_TTL_SECONDS]
+                await self._redis.run(self._give_back, keys, args)
 
     def _keys_of(self, openid: str) -> list[str]:
         """TAKE's and GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
