@@ -91,13 +91,16 @@ def _aware_datetime(value: str) -> datetime:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvloop
     from aiohttp import web
 
     from bot.app import create_app
 
     app = create_app(settings)
     app.on_startup.append(_tune_garbage_collector)
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None)
+    # uvloop's event loop (libuv, in C) runs a message's many small steps (its requests to
+    # Redis and PostgreSQL, the batches they go in) for about a tenth less CPU than asyncio's.
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, loop=uvloop.new_event_loop())
 
 
 async def _tune_garbage_collector(_app: object) -> None:
