@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -430,3 +430,24 @@ async def test_a_flow_taken_at_claim_is_not_used_once_its_lock_may_have_lapsed(
 
     async with flows.hold("o-1") as held:
         assert held.flow == BINDING
+
+
+async def test_a_holder_whose_lock_lapsed_leaves_the_next_holders_lock_alone(
+    redis_client: Redis, redis_server: str, keys: KeyBuilder
+) -> None:
+    """Each hold's lock token is its own, in every instance: a slow holder whose lock lapsed, and
+    which another instance then took, gives its flow back without unlocking the new holder."""
+    second = Redis.from_url(redis_server)
+    instances = [RedisFlowStorage(RedisPipeline(r), keys) for r in (redis_client, second)]
+    lock = keys("lock", "o-1")
+    try:
+        async with AsyncExitStack() as slow, AsyncExitStack() as next_holder:
+            await slow.enter_async_context(instances[0].hold("o-1"))
+            await redis_client.delete(lock)  # lapsed while the slow holder was still working
+            await next_holder.enter_async_context(instances[1].hold("o-1"))
+            taken_by_next = await redis_client.get(lock)
+            await slow.aclose()
+            assert await redis_client.get(lock) == taken_by_next
+        assert await redis_client.get(lock) is None
+    finally:
+        await second.aclose()
