@@ -191,6 +191,15 @@ async def test_simulator_page_embeds_the_config_safely(
     assert '<script src="http' not in html  # everything is served locally
 
 
+async def test_the_bare_address_leads_to_the_simulator(
+    stack: DemoStack, session: aiohttp.ClientSession
+) -> None:
+    async with session.get(stack.url) as response:
+        assert response.status == 200
+        assert str(response.url) == stack.simulator_url
+        assert "张伟" in await response.text()
+
+
 async def test_terminal_chat_binds_and_prints_pushes(
     stack: DemoStack, session: aiohttp.ClientSession
 ) -> None:

@@ -64,9 +64,14 @@ def setup_simulator(app: web.Application, simulator: Simulator) -> None:
     """Mount the simulator page, its pushed-messages proxy and its static files on the demo app."""
     app[SIMULATOR] = simulator
     app.cleanup_ctx.append(_fake_session)
+    app.router.add_get("/", _to_simulator)  # the address the demo prints, opened bare
     app.router.add_get("/simulator", simulator_page)
     app.router.add_get("/simulator/pushed", pushed_messages)
     app.router.add_static("/simulator/static", HERE / "static")
+
+
+async def _to_simulator(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/simulator")
 
 
 async def _fake_session(app: web.Application) -> AsyncIterator[None]:
