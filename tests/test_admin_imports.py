@@ -379,6 +379,33 @@ async def test_a_password_reset_or_deactivation_ends_the_staff_members_sessions(
     assert (await advisor.get("/admin/", allow_redirects=False)).status == 303
 
 
+async def test_a_deactivated_members_sessions_stay_ended_once_they_are_reactivated(
+    bot: Bot, aiohttp_client
+) -> None:  # type: ignore[no-untyped-def]
+    team = await make_team()
+    advisor = bot.client
+    await logged_in(advisor, "advisor")
+    admin = await _second_client(bot, aiohttp_client)
+    assert (await log_in(admin, "admin")).status == 303
+    edit = f"/admin/staff/{team.advisor.id}/edit"
+    form = {
+        "name": team.advisor.name,
+        "phone": team.advisor.phone,
+        "username": team.advisor.username or "",
+        "role": str(team.advisor.role),
+        "store": str(team.advisor.store_id),  # type: ignore[attr-defined]
+        "on_duty": "on",
+    }
+
+    assert (await post_form(admin, edit, form)).status == 303  # deactivated
+    assert (await post_form(admin, edit, form | {"active": "on"})).status == 303  # and back
+
+    ended = await advisor.get("/admin/", allow_redirects=False)
+    assert ended.status == 303 and ended.headers["Location"].startswith("/admin/login")
+    assert (await log_in(advisor, "advisor")).status == 303  # a fresh login works again
+    assert (await advisor.get("/admin/", allow_redirects=False)).status == 200
+
+
 async def _second_client(bot: Bot, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]
     """Another browser on the same running app (its own cookies)."""
     return await aiohttp_client(bot.client.server)

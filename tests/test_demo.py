@@ -10,10 +10,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from tortoise import Tortoise
 
 from bot.app import CLOCK
-from bot.db import tortoise_config
+from bot.db import migrate
 from bot.demo import data
 from bot.demo.menu import OFFICIAL_MENU, menu_entries
 from bot.demo.runner import DemoError, DemoStack, banner, delete_sqlite_database, demo_stack
@@ -82,22 +81,15 @@ def test_menu_covers_every_spec_key_within_wechat_limits() -> None:
 
 @pytest.fixture
 def demo_database(tmp_path: Path) -> str:
-    """An SQLite file with the models' schema (tests build schemas with generate_schemas).
+    """An SQLite file migrated as the demo migrates it (the demo's own migrate then finds
+    nothing to do).
 
     Built in its own thread and event loop so that the Tortoise context it opens and closes is
-    not the test's: aerich's migrate, which the demo runs next, starts a context of its own.
+    not the test's.
     """
     url = f"sqlite://{tmp_path}/demo.sqlite3"
-
-    async def generate() -> None:
-        await Tortoise.init(config=tortoise_config(url))
-        try:
-            await Tortoise.generate_schemas()
-        finally:
-            await Tortoise.close_connections()
-
     forget_dialect()
-    thread = threading.Thread(target=asyncio.run, args=(generate(),))
+    thread = threading.Thread(target=asyncio.run, args=(migrate(url),))
     thread.start()
     thread.join()
     return url

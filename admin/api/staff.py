@@ -26,7 +26,7 @@ from admin.api.schemas import (
 from admin.api.upserts import save_or_conflict
 from bot.models import Role, Staff, Store
 from bot.services.passwords import hash_password
-from bot.services.staff_accounts import end_api_tokens_if_deactivated
+from bot.services.staff_accounts import end_access_if_deactivated
 
 routes = Routes("staff")
 
@@ -128,7 +128,7 @@ async def change_staff(call: Call, path: ById, body: StaffChange) -> Staff:
     await _check({"role": staff.role, "store_id": staff.store_id, **changed}, staff.id)  # type: ignore[attr-defined]
     staff.update_from_dict(changed)
     await _save(staff, body.password)
-    await end_api_tokens_if_deactivated(staff.id, staff.active)
+    await end_access_if_deactivated(staff.id, staff.active)
     return staff
 
 

@@ -8,8 +8,9 @@ real time. The storage is chosen at start-up (admin.web.setup), once Redis is co
 
 A session also ends when its staff member is deactivated or their password changes (a reset by
 an admin, whatever the path): it remembers a fingerprint of the password hash it was opened
-with, and every request compares it with the stored one. Nothing per session is kept in the
-database, so this works the same for cookie and Redis sessions.
+with, and of the member's credential version (moved on by a deactivation, so reactivating them
+revives no session), and every request compares it with the stored one. Nothing per session is
+kept in the database, so this works the same for cookie and Redis sessions.
 """
 
 from __future__ import annotations
@@ -85,8 +86,10 @@ async def log_in(request: web.Request, staff: Staff, now: datetime) -> None:
 
 
 def _credential(staff: Staff) -> str:
-    """Changes whenever the password does (every hash has its own salt); reveals nothing of it."""
-    return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:32]
+    """Changes whenever the password does (every hash has its own salt) or the member is
+    deactivated; reveals nothing of the password."""
+    fingerprint = f"{staff.credential_version}:{staff.password_hash}"
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
 
 
 async def log_out(request: web.Request) -> None:

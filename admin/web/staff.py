@@ -24,7 +24,7 @@ from bot.services.staff_accounts import (
     MIN_PASSWORD_LENGTH,
     StaffAccountError,
     add_staff,
-    end_api_tokens_if_deactivated,
+    end_access_if_deactivated,
 )
 
 routes = web.RouteTableDef()
@@ -118,7 +118,7 @@ async def staff_update(request: web.Request) -> web.Response:
 
     async def update() -> Staff:
         await Staff.filter(id=member.id).update(**fields)
-        await end_api_tokens_if_deactivated(member.id, fields["active"])
+        await end_access_if_deactivated(member.id, fields["active"])
         return member
 
     return await _save(request, member, form, update, f"已保存员工「{fields['name']}」")

@@ -32,6 +32,8 @@ class Staff(Model):
     )
     on_duty = fields.BooleanField(default=True)
     active = fields.BooleanField(default=True)
+    # bumped when the member is deactivated: the admin sessions opened before end for good
+    credential_version = fields.IntField(default=0)
     openid = fields.CharField(max_length=64, unique=True, null=True)
     qr_scene = fields.CharField(max_length=64, unique=True, null=True)
     # a one-time WeChat binding token "<random>.<expiry epoch>" (bot/services/staff_binding.py)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tortoise.expressions import F
+
 from bot.db import database
 from bot.models import Role, Staff, Store
 from bot.models.api_token import ApiToken
@@ -51,7 +53,9 @@ async def create_staff(database_url: str, **fields: str | None) -> Staff:
         return await add_staff(**fields)  # type: ignore[arg-type]
 
 
-async def end_api_tokens_if_deactivated(staff_id: int, active: bool) -> None:
-    """A deactivated member's API tokens are deleted, so reactivating them revives none."""
+async def end_access_if_deactivated(staff_id: int, active: bool) -> None:
+    """A deactivated member's API tokens are deleted and their admin sessions' credential moves
+    on (admin.web.sessions), so reactivating them revives neither."""
     if not active:
         await ApiToken.filter(staff_id=staff_id).delete()
+        await Staff.filter(id=staff_id).update(credential_version=F("credential_version") + 1)
