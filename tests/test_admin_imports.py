@@ -17,6 +17,7 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from playwright.async_api import BrowserContext
+from pytest_aiohttp import AiohttpClient
 
 from admin.auth import client_address
 from bot.models import Customer, Role, Staff, Vehicle
@@ -25,7 +26,16 @@ from tests.browser import screenshot_path
 from tests.conftest import Bot, MakeBot
 from tests.data.dms_files import VEHICLE_HEADERS, csv_bytes, vehicle_row, write_xlsx
 from tests.test_admin_browser import Admin
-from tests.test_admin_support import PASSWORD, csrf_in, log_in, make_team, password_hash, post_form
+from tests.test_admin_support import (
+    PASSWORD,
+    Team,
+    csrf_in,
+    log_in,
+    make_team,
+    password_hash,
+    post_form,
+    staff_form,
+)
 
 UPLOAD = "/admin/imports"
 NO_TOKEN = object()
@@ -358,11 +368,7 @@ async def test_an_untrusted_peer_cannot_dodge_the_throttle_with_x_forwarded_for(
 async def test_a_password_reset_or_deactivation_ends_the_staff_members_sessions(
     bot: Bot, aiohttp_client
 ) -> None:  # type: ignore[no-untyped-def]
-    team = await make_team()
-    advisor = bot.client
-    await logged_in(advisor, "advisor")
-    admin = await _second_client(bot, aiohttp_client)
-    assert (await log_in(admin, "admin")).status == 303
+    team, advisor, admin = await _advisor_and_admin_logged_in(bot, aiohttp_client)
 
     reset = await post_form(
         admin, f"/admin/staff/{team.advisor.id}/password", {"password": "a-new-password-1"}
@@ -382,20 +388,8 @@ async def test_a_password_reset_or_deactivation_ends_the_staff_members_sessions(
 async def test_a_deactivated_members_sessions_stay_ended_once_they_are_reactivated(
     bot: Bot, aiohttp_client
 ) -> None:  # type: ignore[no-untyped-def]
-    team = await make_team()
-    advisor = bot.client
-    await logged_in(advisor, "advisor")
-    admin = await _second_client(bot, aiohttp_client)
-    assert (await log_in(admin, "admin")).status == 303
-    edit = f"/admin/staff/{team.advisor.id}/edit"
-    form = {
-        "name": team.advisor.name,
-        "phone": team.advisor.phone,
-        "username": team.advisor.username or "",
-        "role": str(team.advisor.role),
-        "store": str(team.advisor.store_id),  # type: ignore[attr-defined]
-        "on_duty": "on",
-    }
+    team, advisor, admin = await _advisor_and_admin_logged_in(bot, aiohttp_client)
+    edit, form = f"/admin/staff/{team.advisor.id}/edit", staff_form(team.advisor)
 
     assert (await post_form(admin, edit, form)).status == 303  # deactivated
     assert (await post_form(admin, edit, form | {"active": "on"})).status == 303  # and back
@@ -404,6 +398,17 @@ async def test_a_deactivated_members_sessions_stay_ended_once_they_are_reactivat
     assert ended.status == 303 and ended.headers["Location"].startswith("/admin/login")
     assert (await log_in(advisor, "advisor")).status == 303  # a fresh login works again
     assert (await advisor.get("/admin/", allow_redirects=False)).status == 200
+
+
+async def _advisor_and_admin_logged_in(
+    bot: Bot, aiohttp_client: AiohttpClient
+) -> tuple[Team, TestClient, TestClient]:
+    """A team, its advisor logged in on the bot's client and its admin in another browser."""
+    team = await make_team()
+    await logged_in(bot.client, "advisor")
+    admin = await _second_client(bot, aiohttp_client)
+    assert (await log_in(admin, "admin")).status == 303
+    return team, bot.client, admin
 
 
 async def _second_client(bot: Bot, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]

@@ -98,3 +98,16 @@ async def post_form(
     """Post `data` with the CSRF token of the page at `token_from`, as a browser would."""
     token = csrf_in(await (await client.get(token_from)).text())
     return await client.post(path, data={"_csrf": token, **data}, allow_redirects=False)
+
+
+def staff_form(member: Staff) -> dict[str, str]:
+    """The staff page's edit form filled in as `member` stands, but for `active`: a box left
+    unticked deactivates them; add `{"active": "on"}` to keep or make them active."""
+    return {
+        "name": member.name,
+        "phone": member.phone,
+        "username": member.username or "",
+        "role": str(member.role),
+        "store": str(member.store_id),  # type: ignore[attr-defined]
+        "on_duty": "on",
+    }

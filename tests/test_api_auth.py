@@ -7,7 +7,7 @@ import hashlib
 from bot.models import Role
 from bot.models.api_token import ApiToken
 from bot.models.audit import CustomerViewLog
-from tests.test_admin_support import log_in, make_team, post_form
+from tests.test_admin_support import log_in, make_team, post_form, staff_form
 from tests.test_api_support import API_KEY, Api, api_fixture  # noqa: F401
 
 
@@ -101,15 +101,7 @@ async def test_deactivation_on_the_staff_page_ends_the_members_tokens_for_good(a
     team = await make_team()
     token = await api.token_for(team.advisor)
     assert (await log_in(api.bot.client, "admin")).status == 303
-    edit = f"/admin/staff/{team.advisor.id}/edit"
-    form = {
-        "name": team.advisor.name,
-        "phone": team.advisor.phone,
-        "username": team.advisor.username or "",
-        "role": str(team.advisor.role),
-        "store": str(team.advisor.store_id),  # type: ignore[attr-defined]
-        "on_duty": "on",
-    }
+    edit, form = f"/admin/staff/{team.advisor.id}/edit", staff_form(team.advisor)
 
     deactivated = await post_form(api.bot.client, edit, form)
     reactivated = await post_form(api.bot.client, edit, form | {"active": "on"})
