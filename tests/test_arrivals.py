@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from tortoise import connections
@@ -33,9 +34,9 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     written: list[list[str]] = []
     write_batch = arrivals.write_batch
 
-    async def counted(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
+    async def counted(messages: list[Incoming], *how: Any) -> dict[str, Follower]:
         written.append([message.key for message in messages])
-        return await write_batch(messages, now)
+        return await write_batch(messages, *how)
 
     monkeypatch.setattr(arrivals, "write_batch", counted)
     return written
@@ -97,10 +98,10 @@ async def test_a_message_that_cannot_be_written_fails_alone(
 ) -> None:
     write_batch = arrivals.write_batch
 
-    async def refuse_poison(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
+    async def refuse_poison(messages: list[Incoming], *how: Any) -> dict[str, Follower]:
         if any(message.openid == "o-poison" for message in messages):
             raise RuntimeError("cannot write")
-        return await write_batch(messages, now)
+        return await write_batch(messages, *how)
 
     monkeypatch.setattr(arrivals, "write_batch", refuse_poison)
     admitted = Arrivals(FrozenClock(NOW))

@@ -11,9 +11,13 @@ still handled only once its log row is committed.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
+import asyncpg
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import DatetimeField, JSONField
@@ -27,6 +31,8 @@ from bot.models import Customer, Follower, InboundMessage, Staff
 log = logging.getLogger(__name__)
 
 _encode_body = cast(JSONField[Any], InboundMessage._meta.fields_map["body"]).encoder  # as Tortoise writes it
+Row = Mapping[str, Any]  # a follower's columns: a dict from SQLite, an asyncpg Record
+RowWriter = Callable[[list[dict[str, Any]], list[str], datetime], Awaitable[list[Row]]]
 _FOLLOWER_TIMES = tuple(
     name for name, field in Follower._meta.fields_map.items() if isinstance(field, DatetimeField)
 )
@@ -35,7 +41,8 @@ _FOLLOWER_TIMES = tuple(
 class Arrivals:
     def __init__(self, clock: Clock, max_batch: int = MAX_BATCH) -> None:
         self._clock = clock
-        self._batches = GroupCommit(self._write, max_batch)
+        self._write_rows: RowWriter | None = None
+        self._batches = GroupCommit(self._write, max_batch, session=self._rows_written_with)
 
     async def admit(self, message: Incoming) -> Follower:
         """Log `message` and return its sender's follower (created on first contact).
@@ -44,10 +51,29 @@ class Arrivals:
         """
         return await self._batches.submit(message)
 
+    @asynccontextmanager
+    async def _rows_written_with(self) -> AsyncIterator[None]:
+        """What the batches written back to back use: on PostgreSQL one pooled connection for as
+        long as they keep coming. Giving it back after each batch cost three turns of the event
+        loop (asyncpg shields the release in a task of its own), a third of a batch's time under
+        load, while the messages of the next batch waited."""
+        db = connections.get("default")
+        if db.capabilities.dialect == "sqlite":
+            self._write_rows = partial(_write_sqlite, db)
+            yield
+            return
+        async with db.acquire_connection() as connection:
+            self._write_rows = partial(_write_postgres, connection)
+            try:
+                yield
+            finally:
+                self._write_rows = None
+
     async def _write(self, batch: list[Incoming]) -> list[Follower | Exception]:
         """Write a batch; if that fails, each message alone, so one bad message fails alone."""
+        assert self._write_rows is not None, "written only within _rows_written_with"
         try:
-            followers = await write_batch(batch, self._clock.now())
+            followers = await write_batch(batch, self._clock.now(), self._write_rows)
         except Exception as exc:
             if len(batch) == 1:
                 return [exc]
@@ -56,7 +82,7 @@ class Arrivals:
         return [followers[message.openid] for message in batch]
 
 
-async def write_batch(messages: list[Incoming], now: datetime) -> dict[str, Follower]:
+async def write_batch(messages: list[Incoming], now: datetime, write_rows: RowWriter) -> dict[str, Follower]:
     """Log the messages and return their senders' followers by openid.
 
     Written as SQL rather than through model instances: building, converting and re-reading ORM
@@ -65,11 +91,9 @@ async def write_batch(messages: list[Incoming], now: datetime) -> dict[str, Foll
     writing it again changes nothing). Rows go in sorted by key, so two instances inserting
     overlapping batches take their row locks in the same order and cannot deadlock.
     """
-    db = connections.get("default")
     logged = [_log_row(message) for message in sorted(messages, key=lambda m: m.key)]
     openids = sorted({m.openid for m in messages})
-    write = _write_sqlite if db.capabilities.dialect == "sqlite" else _write_postgres
-    followers = [Follower._init_from_db(**row) for row in await write(db, logged, openids, now)]
+    followers = [Follower._init_from_db(**row) for row in await write_rows(logged, openids, now)]
     await _load_relations(followers)
     return {follower.openid: follower for follower in followers}
 
@@ -94,7 +118,7 @@ def _insert_followers(openid: str, now: str) -> str:
 
 async def _write_sqlite(
     db: BaseDBAsyncClient, logged: list[dict[str, Any]], openids: list[str], now: datetime
-) -> list[dict[str, Any]]:
+) -> list[Row]:
     """Three statements; executemany is a loop in C here. (An INSERT from a SELECT needs a WHERE
     before SQLite's ON CONFLICT, or the parser takes it for a join's ON.)"""
     log_sql = f"{_insert_into(InboundMessage, logged)} VALUES ({', '.join('?' * len(logged[0]))})"
@@ -111,8 +135,8 @@ async def _write_sqlite(
 
 
 async def _write_postgres(
-    db: BaseDBAsyncClient, logged: list[dict[str, Any]], openids: list[str], now: datetime
-) -> list[dict[str, Any]]:
+    connection: asyncpg.Connection, logged: list[dict[str, Any]], openids: list[str], now: datetime
+) -> list[Row]:
     """One statement, one round trip, whatever the batch size: each column goes as an array.
 
     (asyncpg's executemany sends and PostgreSQL executes each row on its own, and Tortoise wraps
@@ -122,17 +146,17 @@ async def _write_postgres(
     """
     log_arrays, log_values = _unnest(InboundMessage, logged, first=1)
     openid, when = f"${len(log_values) + 1}", f"${len(log_values) + 2}"
-    rows = await db.execute_query_dict(
+    rows: list[Row] = await connection.fetch(
         f"WITH logged AS ({_insert_into(InboundMessage, logged)} SELECT * FROM unnest({log_arrays})"
         f" ON CONFLICT DO NOTHING), created AS ({_insert_followers('openid', when)}"
         f" FROM unnest({openid}::VARCHAR[]) AS new (openid) ON CONFLICT DO NOTHING RETURNING *)"
         f' SELECT * FROM created UNION ALL SELECT * FROM "follower" WHERE "openid" = ANY({openid})',
-        [*log_values, openids, now],
-    )
+        *log_values, openids, now,
+    )  # fmt: skip
     missing = set(openids) - {row["openid"] for row in rows}
     if missing:
-        rows += await db.execute_query_dict(
-            'SELECT * FROM "follower" WHERE "openid" = ANY($1::VARCHAR[])', [sorted(missing)]
+        rows += await connection.fetch(
+            'SELECT * FROM "follower" WHERE "openid" = ANY($1::VARCHAR[])', sorted(missing)
         )
     return rows
 
