@@ -8,23 +8,29 @@ most of what the bot can gain there. A quiet caller is written at once, with no 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Generic, TypeVar
 
+log = logging.getLogger(__name__)
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Waiting = tuple[Item, "asyncio.Future[Result]"]
 
 MAX_BATCH = 256
 
 
 class GroupCommit(Generic[Item, Result]):
     """`write` takes a batch and returns, in order, each item's result or the exception it
-    failed with; an exception raised by `write` itself fails the whole batch.
+    failed with; an exception raised by `write` itself fails the whole batch, or with
+    `one_by_one` (for writes that are safe to repeat) has its items written again one at a
+    time in a new session: one bad item fails alone, and a dropped connection fails none.
 
     `session` is what batches written back to back share (a database connection): entered when
-    writing starts, left when nothing more is queued, and renewed after a batch with a failure,
-    so a broken connection is given up rather than kept for the next batch.
+    writing starts, left when nothing more is queued, and renewed after a failure, so a broken
+    connection is given up rather than kept for the next batch.
     """
 
     def __init__(
@@ -32,11 +38,14 @@ class GroupCommit(Generic[Item, Result]):
         write: Callable[[list[Item]], Awaitable[list[Result | Exception]]],
         max_batch: int = MAX_BATCH,
         session: Callable[[], AbstractAsyncContextManager[object]] = nullcontext,
+        one_by_one: bool = False,
     ) -> None:
         self._write = write
         self._max_batch = max_batch
         self._session = session
-        self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._one_by_one = one_by_one
+        self._queue: list[Waiting[Item, Result]] = []
+        self._alone: list[Waiting[Item, Result]] = []  # from a failed batch, written one at a time
         self._writer: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
@@ -51,7 +60,7 @@ class GroupCommit(Generic[Item, Result]):
         # load that made batches bigger and a message's share of their cost smaller.
         await asyncio.sleep(0)
         try:
-            while self._queue:
+            while self._alone or self._queue:
                 try:
                     async with self._session():
                         await self._write_until_failed()
@@ -59,32 +68,40 @@ class GroupCommit(Generic[Item, Result]):
                     batch = self._next_batch()
                     self._settle(batch, [exc] * len(batch))
         except BaseException:  # the writer was cancelled: so are its callers
-            for _, future in self._queue:
+            for _, future in self._alone + self._queue:
                 future.cancel()
+            self._alone.clear()
             self._queue.clear()
             raise
 
     async def _write_until_failed(self) -> None:
-        while self._queue:
+        while self._alone or self._queue:
+            retried = bool(self._alone)
             batch = self._next_batch()
             try:
                 results = await self._write([item for item, _ in batch])
             except Exception as exc:
+                if self._one_by_one and not retried:
+                    log.warning("batch of %d failed; writing its items one by one", len(batch), exc_info=True)
+                    self._alone[:0] = batch
+                    return
                 results = [exc] * len(batch)
             except BaseException:
-                self._queue[:0] = batch  # cancelled with the rest of the queue
+                self._alone[:0] = batch  # cancelled with the rest
                 raise
             self._settle(batch, results)
             if any(isinstance(result, Exception) for result in results):
                 return
 
-    def _next_batch(self) -> list[tuple[Item, asyncio.Future[Result]]]:
+    def _next_batch(self) -> list[Waiting[Item, Result]]:
+        if self._alone:
+            return [self._alone.pop(0)]
         batch = self._queue[: self._max_batch]
         del self._queue[: self._max_batch]
         return batch
 
     @staticmethod
-    def _settle(batch: list[tuple[Item, asyncio.Future[Result]]], results: list[Result | Exception]) -> None:
+    def _settle(batch: list[Waiting[Item, Result]], results: list[Result | Exception]) -> None:
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():  # its caller was cancelled meanwhile
                 continue

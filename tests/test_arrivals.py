@@ -143,3 +143,39 @@ async def _waiting_on_a_row_lock(database: BaseDBAsyncClient) -> bool:
         " WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
     return rows[0]["n"] > 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_connection_dropped_under_load_loses_no_message(
+    db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches written back to back share one connection; when PostgreSQL drops it, the batch on
+    it is written again, and so is the next one queued meanwhile, on a new connection."""
+    write_batch = arrivals.write_batch
+    backends_used: list[int] = []
+    first_in_flight, go_on = asyncio.Event(), asyncio.Event()
+
+    async def drop_the_first_connection(messages: list[Incoming], now: datetime, write_rows: Any) -> Any:
+        connection = write_rows.args[0]  # the writer's connection, bound into its row writer
+        backends_used.append(connection.get_server_pid())
+        if len(backends_used) == 1:
+            async with pool.acquire() as other:
+                await other.execute("SELECT pg_terminate_backend($1)", connection.get_server_pid())
+            first_in_flight.set()
+            await go_on.wait()
+        return await write_batch(messages, now, write_rows)
+
+    pool = connections.get("default")._pool  # type: ignore[attr-defined]
+    monkeypatch.setattr(arrivals, "write_batch", drop_the_first_connection)
+    admitted = Arrivals(FrozenClock(NOW))
+    first = asyncio.create_task(admitted.admit(text("o-1", "k-1")))
+    await first_in_flight.wait()
+    queued = [asyncio.create_task(admitted.admit(text(f"o-{n}", f"k-{n}"))) for n in range(2, 6)]
+    await asyncio.sleep(0)  # they wait behind the batch in flight
+    go_on.set()
+
+    followers = await asyncio.gather(first, *queued)
+
+    assert [follower.openid for follower in followers] == ["o-1", "o-2", "o-3", "o-4", "o-5"]
+    assert backends_used[0] not in backends_used[1:], "the dropped connection was given up"
+    assert await InboundMessage.all().count() == 5

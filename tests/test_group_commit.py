@@ -135,3 +135,20 @@ async def _until(condition: Callable[[], object], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0)
+
+
+async def test_one_by_one_a_failed_batch_is_written_again_item_by_item_in_a_new_session() -> None:
+    sessions = Sessions()
+    written: list[tuple[list[int], int | None]] = []
+
+    async def write(batch: list[int]) -> list[int | Exception]:
+        written.append((batch, sessions.current))
+        if -1 in batch:
+            raise ValueError("cannot write -1")
+        return list(batch)
+
+    commit = GroupCommit(write, session=sessions, one_by_one=True)
+    results = await asyncio.gather(*(commit.submit(n) for n in (1, -1, 2)), return_exceptions=True)
+
+    assert [r if isinstance(r, int) else type(r).__name__ for r in results] == [1, "ValueError", 2]
+    assert written == [([1, -1, 2], 1), ([1], 2), ([-1], 2), ([2], 3)], "the bad item failed alone, once"

@@ -42,7 +42,9 @@ class Arrivals:
     def __init__(self, clock: Clock, max_batch: int = MAX_BATCH) -> None:
         self._clock = clock
         self._write_rows: RowWriter | None = None
-        self._batches = GroupCommit(self._write, max_batch, session=self._rows_written_with)
+        # Writing a message again changes nothing, so a failed batch is written again one by one:
+        # a bad message fails alone, and a dropped connection fails none.
+        self._batches = GroupCommit(self._write, max_batch, session=self._rows_written_with, one_by_one=True)
 
     async def admit(self, message: Incoming) -> Follower:
         """Log `message` and return its sender's follower (created on first contact).
@@ -70,15 +72,8 @@ class Arrivals:
                 self._write_rows = None
 
     async def _write(self, batch: list[Incoming]) -> list[Follower | Exception]:
-        """Write a batch; if that fails, each message alone, so one bad message fails alone."""
         assert self._write_rows is not None, "written only within _rows_written_with"
-        try:
-            followers = await write_batch(batch, self._clock.now(), self._write_rows)
-        except Exception as exc:
-            if len(batch) == 1:
-                return [exc]
-            log.warning("arrival batch failed; writing its messages one by one", exc_info=True)
-            return [result for message in batch for result in await self._write([message])]
+        followers = await write_batch(batch, self._clock.now(), self._write_rows)
         return [followers[message.openid] for message in batch]
 
 
