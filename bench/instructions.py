@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import aiohttp
-
 from bench import wechat_throughput as bench
 
 MODES = ("plain", "aes")
@@ -58,12 +56,11 @@ async def count(args: argparse.Namespace, target: str, mode: str, workdir: Path)
         rng = random.Random(args.seed)
         warmup = bench.build_requests(url, mode, args.warmup, args.openids, "warm", 1, rng)
         measured = bench.build_requests(url, mode, args.messages, args.openids, "meas", 10**9, rng)
-        async with aiohttp.ClientSession() as session:
-            await bench.send_all(session, warmup, args)
-            callgrind_control("-i", "on", pid)
-            results, _ = await bench.send_all(session, measured, args)
-            callgrind_control("-i", "off", pid)
-            callgrind_control("-d", pid)
+        await bench.send_all(url, warmup, args)
+        callgrind_control("-i", "on", pid)
+        results, _ = await bench.send_all(url, measured, args)
+        callgrind_control("-i", "off", pid)
+        callgrind_control("-d", pid)
         failed = sum(1 for result in results if result is None or result[0] != 200)
         return total_instructions(output) / args.messages, failed
 
