@@ -10,7 +10,6 @@ still handled only once its log row is committed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -27,8 +26,6 @@ from bot.clock import Clock
 from bot.conversation.messages import Incoming
 from bot.group_commit import MAX_BATCH, GroupCommit
 from bot.models import Customer, Follower, InboundMessage, Staff
-
-log = logging.getLogger(__name__)
 
 _encode_body = cast(JSONField[Any], InboundMessage._meta.fields_map["body"]).encoder  # as Tortoise writes it
 Row = Mapping[str, Any]  # a follower's columns: a dict from SQLite, an asyncpg Record
