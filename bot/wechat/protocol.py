@@ -159,6 +159,14 @@ def render_reply(reply: Reply, incoming: Incoming, now: datetime) -> bytes:
     return f"{head}{body}</xml>".encode()
 
 
+def render_encrypted(encrypted: str, signature: str, timestamp: str, nonce: str) -> bytes:
+    """Safe mode's envelope around an encrypted reply, as WeChat reads it."""
+    return (
+        f"<xml><Encrypt>{_cdata(encrypted)}</Encrypt><MsgSignature>{_cdata(signature)}</MsgSignature>"
+        f"<TimeStamp>{timestamp}</TimeStamp><Nonce>{_cdata(nonce)}</Nonce></xml>"
+    ).encode()
+
+
 def _cdata(text: str) -> str:
     """`text` as CDATA that any XML reader gets back intact: characters XML forbids are dropped,
     and a "]]>" inside is split across two sections."""
