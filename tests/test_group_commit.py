@@ -37,20 +37,7 @@ class Sessions:
 
 
 async def test_batches_written_back_to_back_share_one_session() -> None:
-    sessions = Sessions()
-    used: list[int | None] = []
-    release = asyncio.Event()
-
-    async def write(batch: list[int]) -> list[int | Exception]:
-        used.append(sessions.current)
-        await release.wait()  # the next items queue up behind this batch
-        return [item * 10 for item in batch]
-
-    commit = GroupCommit(write, session=sessions)
-    first = asyncio.create_task(commit.submit(1))
-    await _until(lambda: used)
-    later = [asyncio.create_task(commit.submit(n)) for n in (2, 3)]
-    release.set()
+    sessions, used, (first, *later) = await _queued_behind_a_batch(1, [2, 3], lambda item: item * 10)
 
     assert await asyncio.gather(first, *later) == [10, 20, 30]
     assert used == [1, 1], "the second batch reused the first one's session"
@@ -58,26 +45,37 @@ async def test_batches_written_back_to_back_share_one_session() -> None:
 
 
 async def test_a_failed_batch_gives_its_session_up_and_the_next_batch_takes_a_new_one() -> None:
-    sessions = Sessions()
-    used: list[int | None] = []
-    release = asyncio.Event()
-
-    async def write(batch: list[int]) -> list[int | Exception]:
-        used.append(sessions.current)
-        await release.wait()
-        return [ValueError(f"bad {item}") if item < 0 else item for item in batch]
-
-    commit = GroupCommit(write, session=sessions)
-    failing = asyncio.create_task(commit.submit(-1))
-    await _until(lambda: used)
-    following = asyncio.create_task(commit.submit(2))
-    release.set()
+    sessions, used, (failing, following) = await _queued_behind_a_batch(
+        -1, [2], lambda item: ValueError(f"bad {item}") if item < 0 else item
+    )
 
     with pytest.raises(ValueError, match="bad -1"):
         await failing
     assert await following == 2
     assert used == [1, 2]
     assert (sessions.opened, sessions.closed) == (2, 2)
+
+
+async def _queued_behind_a_batch(
+    first: int, later: list[int], result_of: Callable[[int], int | Exception]
+) -> tuple[Sessions, list[int | None], list[asyncio.Task[int]]]:
+    """Submit `first`, queue `later` while its batch is in flight, then let the writing go on.
+    Returns the sessions, the session each batch was written in, and the callers' tasks."""
+    sessions = Sessions()
+    used: list[int | None] = []
+    release = asyncio.Event()
+
+    async def write(batch: list[int]) -> list[int | Exception]:
+        used.append(sessions.current)
+        await release.wait()  # the later items queue up behind this batch
+        return [result_of(item) for item in batch]
+
+    commit = GroupCommit(write, session=sessions)
+    tasks = [asyncio.create_task(commit.submit(first))]
+    await _until(lambda: used)
+    tasks += [asyncio.create_task(commit.submit(item)) for item in later]
+    release.set()
+    return sessions, used, tasks
 
 
 async def test_a_session_that_cannot_be_had_fails_its_batch_and_the_writer_goes_on() -> None:
