@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.models import Customer, Role, Staff, Store, Vehicle
 
 
@@ -15,7 +17,7 @@ async def staff(
     *,
     name: str = "李顾问",
     phone: str = "13900000001",
-    **fields: object,
+    **fields: Any,
 ) -> Staff:
     return await Staff.create(name=name, phone=phone, role=role, store=shop, **fields)
 

@@ -88,6 +88,7 @@ async def test_bound_follower_arrives_with_customer_and_advisor_loaded(db: Backe
 
     follower = await Arrivals(FrozenClock(NOW)).admit(text("o-bound", "k-1"))
 
+    assert follower.customer is not None and follower.advisor is not None
     assert follower.customer.phone == customer.phone
     assert follower.customer.advisor.name == advisor.name
     assert follower.advisor.id == advisor.id

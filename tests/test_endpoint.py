@@ -20,7 +20,7 @@ from bot.app import ENGINE, LATE_REPLIES
 from bot.conversation.context import Context
 from bot.conversation.replies import Reply, TextReply
 from bot.conversation.router import Router
-from bot.conversation.storage import FlowStorage, Held
+from bot.conversation.storage import FlowState, FlowStorage, Held
 from bot.models import Follower, InboundMessage, Outbox
 from bot.wechat import protocol
 from bot.wechat.simulator import Answer, WeChatUser
@@ -456,12 +456,22 @@ class LingeringAfterItsReply:
             yield held
         await self.released.wait()
 
+    async def get(self, openid: str) -> FlowState | None:
+        return await self.storage.get(openid)
+
+    async def set(self, openid: str, state: FlowState) -> None:
+        await self.storage.set(openid, state)
+
+    async def clear(self, openid: str) -> None:
+        await self.storage.clear(openid)
+
 
 async def test_a_reply_kept_as_the_budget_runs_out_is_the_answer_and_nothing_goes_out_late(
     make_bot: MakeBot,
 ) -> None:
     bot = await make_bot(reply_budget_seconds=0.2)
-    lingering = bot.app[ENGINE].storage = LingeringAfterItsReply(bot.app[ENGINE].storage)
+    lingering = LingeringAfterItsReply(bot.app[ENGINE].storage)
+    bot.app[ENGINE].storage = lingering
     user = bot.user("o-just-in-time")
 
     answer = await user.text("你好", msg_id=990003)
