@@ -48,12 +48,14 @@ class GroupCommit(Generic[Item, Result]):
         self._alone: list[Waiting[Item, Result]] = []  # from a failed batch, written one at a time
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, item: Item) -> Result:
+    def submit(self, item: Item) -> asyncio.Future[Result]:
+        """Queue `item`; the future is its result. Awaiting it later lets the caller do other
+        waiting (another round trip) while the item is written."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        return await future
+        return future
 
     async def _write_queued(self) -> None:
         # The callers that become ready in the loop's current pass join the first batch: under

@@ -5,7 +5,9 @@ good messages in it."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,6 +116,24 @@ async def test_a_message_that_cannot_be_written_fails_alone(
     assert await InboundMessage.all().count() == 10
 
 
+async def test_an_admission_nobody_waits_for_fails_without_asyncio_reporting_it(
+    db: Backend, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A retry's admission is left unawaited (its first copy is the one handled)."""
+
+    async def refuse(_: Arrivals, batch: list[Incoming]) -> list[Follower | Exception]:
+        return [RuntimeError("cannot write") for _ in batch]
+
+    monkeypatch.setattr(Arrivals, "_write", refuse)
+    admitted = weakref.ref(Arrivals(FrozenClock(NOW)).admit(text("o-retry", "k-retry")))
+    async with asyncio.timeout(5):
+        while admitted() is not None:  # until the writer is done with it and it is collected
+            gc.collect()
+            await asyncio.sleep(0)
+
+    assert "never retrieved" not in caplog.text
+
+
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite has one writer at a time
 async def test_a_follower_another_instance_creates_meanwhile_is_read_back(db: Backend) -> None:
     """PostgreSQL's single statement reads followers as of its start; one committed by another
@@ -126,7 +146,7 @@ async def test_a_follower_another_instance_creates_meanwhile_is_read_back(db: Ba
             "o-race",
             NOW,
         )
-        admitting = asyncio.create_task(Arrivals(FrozenClock(NOW)).admit(text("o-race", "k-race")))
+        admitting = Arrivals(FrozenClock(NOW)).admit(text("o-race", "k-race"))
         deadline = time.monotonic() + 10
         while not await _waiting_on_a_row_lock(database):
             assert time.monotonic() < deadline, "the arrival never waited for the other instance"
@@ -169,9 +189,9 @@ async def test_a_connection_dropped_under_load_loses_no_message(
     pool = connections.get("default")._pool  # type: ignore[attr-defined]
     monkeypatch.setattr(arrivals, "write_batch", drop_the_first_connection)
     admitted = Arrivals(FrozenClock(NOW))
-    first = asyncio.create_task(admitted.admit(text("o-1", "k-1")))
+    first = admitted.admit(text("o-1", "k-1"))
     await first_in_flight.wait()
-    queued = [asyncio.create_task(admitted.admit(text(f"o-{n}", f"k-{n}"))) for n in range(2, 6)]
+    queued = [admitted.admit(text(f"o-{n}", f"k-{n}")) for n in range(2, 6)]
     await asyncio.sleep(0)  # they wait behind the batch in flight
     go_on.set()
 

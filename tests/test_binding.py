@@ -1,6 +1,12 @@
 """BIND and ADVISOR end to end through `/wechat`, on both backends."""
 
-from bot.models import Follower
+import asyncio
+from typing import Any
+
+import pytest
+
+from bot.models import Follower, InboundMessage
+from bot.services import binding
 from tests import factories
 from tests.conftest import Bot
 
@@ -19,6 +25,38 @@ async def test_customer_binds_with_phone_and_plate_and_sees_advisor(bot: Bot) ->
     follower = await Follower.get(openid="o-zhang").prefetch_related("customer")
     assert follower.customer is not None and follower.customer.phone == "13812345678"
     assert "13900000001" in (await user.click("ADVISOR")).text
+
+
+async def test_a_message_that_arrives_while_the_binding_commits_is_answered_as_bound(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its sender is read as it arrives, before the binding; once the flow is its, it is read again."""
+    shop = await factories.store()
+    await factories.customer_with_car(shop, advisor=await factories.staff(shop))
+    user = bot.user("o-quick")
+    await user.click("BIND")
+    await user.text("13812345678")
+    binding_started, binding_may_go_on = asyncio.Event(), asyncio.Event()
+    bind = binding.bind
+
+    async def bind_when_let(*args: Any) -> binding.BindResult:
+        binding_started.set()
+        await binding_may_go_on.wait()
+        return await bind(*args)
+
+    monkeypatch.setattr(binding, "bind", bind_when_let)
+    plate = asyncio.create_task(user.text("粤B12345"))
+    try:
+        async with asyncio.timeout(10):
+            await binding_started.wait()
+            advisor = asyncio.create_task(user.click("ADVISOR"))
+            while await InboundMessage.filter(openid="o-quick", kind="click").count() < 2:
+                await asyncio.sleep(0.01)  # the click (after BIND's) is logged, its sender read: not bound
+    finally:
+        binding_may_go_on.set()
+
+    assert "绑定成功" in (await plate).text
+    assert "13900000001" in (await advisor).text
 
 
 async def test_mismatch_never_says_which_part_was_wrong(bot: Bot) -> None:

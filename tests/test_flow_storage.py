@@ -22,6 +22,7 @@ from bot.conversation.dedup import MemoryReplyCache, RedisReplyCache, ReplyCache
 from bot.conversation.storage import (
     EXPIRED_HINT_TTL_SECONDS,
     FLOW_TTL_SECONDS,
+    HANDLED_RECENTLY_SECONDS,
     LOCK_TIMEOUT_SECONDS,
     REPLY_TTL_SECONDS,
     FlowState,
@@ -181,6 +182,30 @@ class TestStateBackend:
         await state.advance(FLOW_TTL_SECONDS + 1)
 
         assert await expired_flow(state.flows, "o-1") is None
+
+    async def test_a_hold_is_told_when_another_of_the_customer_ended_within_the_minute(
+        self, state: StateBackend
+    ) -> None:
+        async with state.flows.hold("o-1") as first:
+            assert not first.handled_recently
+        async with state.flows.hold("o-1") as second:
+            assert second.handled_recently
+        assert await state.replies.claim("msg-3", "o-1")  # in Redis the claim takes the flow
+        async with state.flows.hold("o-1") as taken_at_claim:
+            assert taken_at_claim.handled_recently
+        async with state.flows.hold("o-2") as other_customer:
+            assert not other_customer.handled_recently
+
+        await state.advance(HANDLED_RECENTLY_SECONDS + 1)
+        async with state.flows.hold("o-1") as a_minute_later:
+            assert not a_minute_later.handled_recently
+
+    async def test_a_failed_hold_counts_as_handled(self, state: StateBackend) -> None:
+        with pytest.raises(RuntimeError):
+            async with state.flows.hold("o-1"):
+                raise RuntimeError("the handler failed after changing the sender")
+        async with state.flows.hold("o-1") as after_failure:
+            assert after_failure.handled_recently
 
     async def test_expiry_hint_is_forgotten_after_a_day(self, state: StateBackend) -> None:
         await state.flows.set("o-1", BINDING)

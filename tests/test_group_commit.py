@@ -58,9 +58,9 @@ async def test_a_failed_batch_gives_its_session_up_and_the_next_batch_takes_a_ne
 
 async def _queued_behind_a_batch(
     first: int, later: list[int], result_of: Callable[[int], int | Exception]
-) -> tuple[Sessions, list[int | None], list[asyncio.Task[int]]]:
+) -> tuple[Sessions, list[int | None], list[asyncio.Future[int]]]:
     """Submit `first`, queue `later` while its batch is in flight, then let the writing go on.
-    Returns the sessions, the session each batch was written in, and the callers' tasks."""
+    Returns the sessions, the session each batch was written in, and the items' futures."""
     sessions = Sessions()
     used: list[int | None] = []
     release = asyncio.Event()
@@ -71,11 +71,11 @@ async def _queued_behind_a_batch(
         return [result_of(item) for item in batch]
 
     commit = GroupCommit(write, session=sessions)
-    tasks = [asyncio.create_task(commit.submit(first))]
+    futures = [commit.submit(first)]
     await _until(lambda: used)
-    tasks += [asyncio.create_task(commit.submit(item)) for item in later]
+    futures += [commit.submit(item) for item in later]
     release.set()
-    return sessions, used, tasks
+    return sessions, used, futures
 
 
 async def test_a_session_that_cannot_be_had_fails_its_batch_and_the_writer_goes_on() -> None:
@@ -101,9 +101,12 @@ async def test_a_caller_in_the_same_pass_of_the_loop_as_the_writer_joins_its_fir
         return list(batch)
 
     commit: GroupCommit[int, int] = GroupCommit(write)
-    first = asyncio.create_task(commit.submit(0))
-    await asyncio.sleep(0)  # the first caller has queued and started the writer
-    second = asyncio.create_task(commit.submit(1))  # runs in the writer's first pass
+
+    async def submit_later(item: int) -> int:
+        return await commit.submit(item)
+
+    first = commit.submit(0)  # queued; the writer starts in the loop's next pass
+    second = asyncio.create_task(submit_later(1))  # queues in that same pass, after the writer
 
     assert await asyncio.gather(first, second) == [0, 1]
     assert batches == [[0, 1]]
@@ -118,10 +121,9 @@ async def test_cancelling_the_writer_cancels_its_callers() -> None:
         return list(batch)
 
     commit: GroupCommit[int, int] = GroupCommit(write)
-    waiting = [asyncio.create_task(commit.submit(n)) for n in range(2)]
+    waiting = [commit.submit(n) for n in range(2)]
     await started.wait()
-    queued = asyncio.create_task(commit.submit(2))
-    await asyncio.sleep(0)  # it has queued behind the batch in flight
+    queued = commit.submit(2)  # behind the batch in flight
     assert commit._writer is not None
     commit._writer.cancel()
 

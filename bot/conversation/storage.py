@@ -10,6 +10,13 @@ each way. The taking usually rides along with the claim of the message's reply k
 
 State lives 30 minutes after the customer's last answer. A short-lived marker outlives it, so a
 customer who comes back to an expired flow can be told so instead of being misunderstood.
+
+A message's sender is read as it arrives, before its hold (`Engine.admit`). Another message of
+the customer handled meanwhile may have changed the sender (bound a car, counted a failed
+binding), so a hold says whether one of the customer's holds ended in the last minute
+(`Held.handled_recently`): far longer than a message waits between arriving and taking the
+flow, whose claim is bounded by the Redis pipeline's deadline and whose wait for a held flow
+ends with a hold ending. Then the sender is read again.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ FLOW_TTL_SECONDS = 30 * 60
 REPLY_TTL_SECONDS = 60 * 60
 PENDING_REPLY = b""  # a claimed message's reply key until its reply is stored
 EXPIRED_HINT_TTL_SECONDS = 24 * 60 * 60
+HANDLED_RECENTLY_SECONDS = 60
 LOCK_TIMEOUT_SECONDS = 30.0
 LOCK_TIMEOUT_MS = int(LOCK_TIMEOUT_SECONDS * 1000)
 LOCK_POLL_SECONDS = 0.005
@@ -80,8 +88,11 @@ class Held:
     told their flow expired instead of being misunderstood.
     """
 
-    def __init__(self, flow: FlowState | None, expired: str | None = None) -> None:
+    def __init__(
+        self, flow: FlowState | None, expired: str | None = None, handled_recently: bool = False
+    ) -> None:
         self.flow = flow
+        self.handled_recently = handled_recently  # another hold of the customer ended within the minute
         self.reply: tuple[str, bytes] | None = None
         self._expired = expired
         self._loaded = (flow, expired)
@@ -134,18 +145,22 @@ class MemoryFlowStorage:
         self._monotonic = monotonic
         self._states: dict[str, tuple[float, FlowState]] = {}
         self._hints: dict[str, tuple[float, str]] = {}
+        self._handled: dict[str, float] = {}  # when each customer's last hold ended, oldest first
         self._locks = LocalLocks()
 
     @asynccontextmanager
     async def hold(self, openid: str) -> AsyncIterator[Held]:
         async with self._locks.hold(openid):
             flow = await self.get(openid)
-            held = Held(flow, None if flow else self._live_hint(openid))
-            yield held
-            if held.changed:
-                await (self.set(openid, held.flow) if held.flow else self.clear(openid))
-            if held.reply is not None:
-                await self._keep_reply(*held.reply)
+            held = Held(flow, None if flow else self._live_hint(openid), self._handled_recently(openid))
+            try:
+                yield held
+                if held.changed:
+                    await (self.set(openid, held.flow) if held.flow else self.clear(openid))
+                if held.reply is not None:
+                    await self._keep_reply(*held.reply)
+            finally:  # a failed handler may have changed the sender all the same
+                self._mark_handled(openid)
 
     async def get(self, openid: str) -> FlowState | None:
         entry = self._states.get(openid)
@@ -170,33 +185,52 @@ class MemoryFlowStorage:
         hint = self._hints.get(openid)
         return hint[1] if hint is not None and self._monotonic() < hint[0] else None
 
+    def _handled_recently(self, openid: str) -> bool:
+        ended = self._handled.get(openid)
+        return ended is not None and self._monotonic() - ended < HANDLED_RECENTLY_SECONDS
 
-# KEYS: lock, flow, hint and, to claim a message first, its reply key. ARGV: token, lock timeout
-# (ms), claim TTL (s). {-1} when the message was claimed before; when the lock is taken {1, state}
-# or, with no state, {1, false, hint or false}; else {0}. A claim is an empty value (pending).
+    def _mark_handled(self, openid: str) -> None:
+        """Note the hold's end, moved to the newest end; forget those over a minute old."""
+        now = self._monotonic()
+        self._handled.pop(openid, None)
+        self._handled[openid] = now
+        while True:  # ends at the newest, just noted
+            oldest, ended = next(iter(self._handled.items()))
+            if now - ended < HANDLED_RECENTLY_SECONDS:
+                return
+            del self._handled[oldest]
+
+
+# KEYS: lock, flow, hint, handled-recently marker and, to claim a message first, its reply key.
+# ARGV: token, lock timeout (ms), claim TTL (s). {-1} when the message was claimed before; when
+# the lock is taken {1, marker (1|0), state} or, with no state, {1, marker, false, hint or false};
+# else {0}. A claim is an empty value (pending).
 TAKE = """
-if KEYS[4] and not redis.call('SET', KEYS[4], '', 'NX', 'EX', ARGV[3]) then return {-1} end
+if KEYS[5] and not redis.call('SET', KEYS[5], '', 'NX', 'EX', ARGV[3]) then return {-1} end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local handled = redis.call('EXISTS', KEYS[4])
   local state = redis.call('GET', KEYS[2])
-  if state then return {1, state} end
-  return {1, false, redis.call('GET', KEYS[3])}
+  if state then return {1, handled, state} end
+  return {1, handled, false, redis.call('GET', KEYS[3])}
 end
 return {0}
 """
-# KEYS: lock, flow, hint and, to store a message's reply too, its reply key. ARGV: token,
-# 'keep'|'set'|'clear', state, flow name, TTLs, reply, reply TTL. The state is saved even when
-# the lock timed out meanwhile (the handler's work is done); the lock is only deleted while it is
-# still this holder's; the reply only stored while the claim is pending (the first answer stays).
+# KEYS: lock, flow, hint, handled-recently marker and, to store a message's reply too, its reply
+# key. ARGV: token (empty for a write outside a hold), marker TTL, 'keep'|'set'|'clear', state,
+# flow name, TTLs, reply, reply TTL. The state is saved even when the lock timed out meanwhile
+# (the handler's work is done); the lock is only deleted while it is still this holder's; the
+# reply only stored while the claim is pending (the first answer stays).
 GIVE_BACK = """
-if KEYS[4] and redis.call('GET', KEYS[4]) == '' then
-  redis.call('SET', KEYS[4], ARGV[7], 'EX', ARGV[8])
+if KEYS[5] and redis.call('GET', KEYS[5]) == '' then
+  redis.call('SET', KEYS[5], ARGV[8], 'EX', ARGV[9])
 end
-if ARGV[2] == 'set' then
-  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[5])
-  redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[6])
-elseif ARGV[2] == 'clear' then
+if ARGV[3] == 'set' then
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[6])
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[7])
+elseif ARGV[3] == 'clear' then
   redis.call('DEL', KEYS[2], KEYS[3])
 end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[4], '', 'EX', ARGV[2]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
@@ -248,7 +282,11 @@ class RedisFlowStorage:
                 held.forget_changes()  # a failed handler changes nothing
                 raise
             finally:
-                args: list[str | int | bytes] = [token, *(_saving(held.flow) if held.changed else UNCHANGED)]
+                args: list[str | int | bytes] = [
+                    token,
+                    HANDLED_RECENTLY_SECONDS,
+                    *(_saving(held.flow) if held.changed else UNCHANGED),
+                ]
                 if held.reply is not None:
                     key, reply = held.reply
                     keys = [*keys, self._keys("reply", key)]
@@ -256,8 +294,9 @@ class RedisFlowStorage:
                 await self._redis.run(self._give_back, keys, args)
 
     def _keys_of(self, openid: str) -> list[str]:
-        """TAKE's and GIVE_BACK's keys: the customer's lock, flow and expiry hint."""
-        return [self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint")]
+        """TAKE's and GIVE_BACK's keys: the customer's lock, flow, expiry hint and the marker of
+        a hold ended within the minute."""
+        return [self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint", "handled")]
 
     def _taken_ahead(self, openid: str) -> tuple[str, Held] | None:
         """The oldest flow taken at claim for this customer, unless its lock may have lapsed (a
@@ -287,10 +326,10 @@ class RedisFlowStorage:
 
     async def set(self, openid: str, state: FlowState) -> None:
         """The write a hold's end makes, without the hold (no lock token: no lock is released)."""
-        await self._redis.run(self._give_back, self._keys_of(openid), ["", *_saving(state)])
+        await self._redis.run(self._give_back, self._keys_of(openid), ["", 0, *_saving(state)])
 
     async def clear(self, openid: str) -> None:
-        await self._redis.run(self._give_back, self._keys_of(openid), ["", *_saving(None)])
+        await self._redis.run(self._give_back, self._keys_of(openid), ["", 0, *_saving(None)])
 
 
 UNCHANGED: list[str | int] = ["keep", "", "", 0, 0]
@@ -318,11 +357,12 @@ class _Taken:
     usable_until: float  # monotonic
 
 
-def _held(state: bytes | None, expired: bytes | None = None) -> Held:
-    """What TAKE returned: the flow's JSON, or with none the name of the flow that timed out."""
+def _held(handled: int, state: bytes | None, expired: bytes | None = None) -> Held:
+    """What TAKE returned: whether a hold ended within the minute, and the flow's JSON or, with
+    none, the name of the flow that timed out."""
     if state:
-        return Held(FlowState.from_json(state))
-    return Held(None, expired.decode() if expired else None)
+        return Held(FlowState.from_json(state), handled_recently=bool(handled))
+    return Held(None, expired.decode() if expired else None, bool(handled))
 
 
 def stored_reply(reply: bytes) -> bytes:

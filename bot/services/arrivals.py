@@ -10,6 +10,7 @@ still handled only once its log row is committed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -43,12 +44,16 @@ class Arrivals:
         # a bad message fails alone, and a dropped connection fails none.
         self._batches = GroupCommit(self._write, max_batch, session=self._rows_written_with, one_by_one=True)
 
-    async def admit(self, message: Incoming) -> Follower:
-        """Log `message` and return its sender's follower (created on first contact).
+    def admit(self, message: Incoming) -> asyncio.Future[Follower]:
+        """Log `message`; the future is its sender's follower (created on first contact).
 
-        A retry of a message already logged is not logged twice.
+        A retry of a message already logged is not logged twice. A caller that turns out not to
+        need the follower may leave the future unawaited without asyncio reporting it: a retry's
+        log row is its first copy's, which that copy's handler waits for (and reports if lost).
         """
-        return await self._batches.submit(message)
+        admitted = self._batches.submit(message)
+        admitted.add_done_callback(_retrieved)
+        return admitted
 
     @asynccontextmanager
     async def _rows_written_with(self) -> AsyncIterator[None]:
@@ -88,6 +93,19 @@ async def write_batch(messages: list[Incoming], now: datetime, write_rows: RowWr
     followers = [Follower._init_from_db(**row) for row in await write_rows(logged, openids, now)]
     await _load_relations(followers)
     return {follower.openid: follower for follower in followers}
+
+
+async def follower_now(openid: str) -> Follower:
+    """A follower read again, as `admit` loads it (for a message whose sender was read while
+    another of the customer's messages was being handled)."""
+    follower = await Follower.get(openid=openid)
+    await _load_relations([follower])
+    return follower
+
+
+def _retrieved(future: asyncio.Future[Follower]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_row(message: Incoming) -> dict[str, Any]:
