@@ -1,10 +1,14 @@
 """BIND and ADVISOR end to end through `/wechat`, on both backends."""
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
 
+from bot.app import ENGINE
+from bot.conversation import engine as conversation_engine
+from bot.conversation.storage import HANDLED_RECENTLY_SECONDS
 from bot.models import Follower, InboundMessage
 from bot.services import binding
 from tests import factories
@@ -57,6 +61,26 @@ async def test_a_message_that_arrives_while_the_binding_commits_is_answered_as_b
 
     assert "绑定成功" in (await plate).text
     assert "13900000001" in (await advisor).text
+
+
+async def test_a_message_that_waited_as_long_as_a_handled_mark_lasts_reads_its_sender_again(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a mark may have lapsed while it waited; a message that came straight through needs none."""
+    reads: list[str] = []
+    read_again = conversation_engine.follower_now
+
+    async def counted(openid: str) -> Follower:
+        reads.append(openid)
+        return await read_again(openid)
+
+    monkeypatch.setattr(conversation_engine, "follower_now", counted)
+    await bot.user("o-straight").text("你好")
+    ticks = itertools.count(0, HANDLED_RECENTLY_SECONDS)  # admitted, then held that much later
+    monkeypatch.setattr(bot.app[ENGINE], "_monotonic", lambda: next(ticks))
+    await bot.user("o-waited").text("你好")
+
+    assert reads == ["o-waited"]
 
 
 async def test_mismatch_never_says_which_part_was_wrong(bot: Bot) -> None:

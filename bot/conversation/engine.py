@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.conversation.context import Context, Services
 from bot.conversation.messages import Incoming, Kind
 from bot.conversation.replies import NoReply, Reply, TransferReply
 from bot.conversation.router import Routes
-from bot.conversation.storage import FlowStorage, Held
+from bot.conversation.storage import HANDLED_RECENTLY_SECONDS, FlowStorage, Held
 from bot.models import Follower
 from bot.services.arrivals import Arrivals, follower_now
 
@@ -27,6 +28,14 @@ log = logging.getLogger(__name__)
 
 CANCEL_WORDS = frozenset({"取消", "退出", "算了", "不要了", "cancel", "q"})
 MAX_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A message being logged and its sender loaded (`Engine.admit`), and since when (monotonic)."""
+
+    follower: asyncio.Future[Follower]
+    started: float
 
 
 @dataclass(frozen=True)
@@ -38,32 +47,48 @@ class Answer:
 
 
 class Engine:
-    def __init__(self, routes: Routes, storage: FlowStorage, services: Services) -> None:
+    """`monotonic` is injectable so tests can make a message wait."""
+
+    def __init__(
+        self,
+        routes: Routes,
+        storage: FlowStorage,
+        services: Services,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.routes = routes
         self.storage = storage
         self.services = services
         self.arrivals = Arrivals(services.clock)
+        self._monotonic = monotonic
 
-    def admit(self, message: Incoming) -> asyncio.Future[Follower]:
-        """Start logging `message` and loading its sender; `handle` takes the future. Written
+    def admit(self, message: Incoming) -> Admission:
+        """Start logging `message` and loading its sender; `handle` takes the admission. Written
         ahead of the customer's hold, the log row and the claim of the message cost one round
         trip's wait instead of two."""
-        return self.arrivals.admit(message)
+        return Admission(self.arrivals.admit(message), self._monotonic())
 
     async def handle(
-        self, message: Incoming, admitted: Awaitable[Follower], render: Callable[[Reply], bytes]
+        self, message: Incoming, admission: Admission, render: Callable[[Reply], bytes]
     ) -> Answer:
-        """`admitted` is what `admit` returned for the message; `render` writes the reply as
+        """`admission` is what `admit` returned for the message; `render` writes the reply as
         WeChat is to receive it (the endpoint's wire format)."""
         async with self.storage.hold(message.openid) as held:
-            follower = await admitted
-            if held.handled_recently:  # read before the hold: another message may have changed it
+            follower = await admission.follower
+            if self._may_have_changed_since(admission, held):
                 follower = await follower_now(message.openid)
             ctx = Context(message, follower, held.flow, self.services)
             reply = await self._dispatch(ctx, held)
             answer = Answer(reply, render(reply))
             held.flow, held.reply = ctx.flow, (message.key, answer.rendered)
             return answer
+
+    def _may_have_changed_since(self, admission: Admission, held: Held) -> bool:
+        """Whether the sender, read before the hold, may since have been changed by another of
+        the customer's messages: one of their holds ended within `HANDLED_RECENTLY_SECONDS`, or
+        this message waited that long itself (and such a hold's mark may have lapsed)."""
+        waited = self._monotonic() - admission.started
+        return held.handled_recently or waited >= HANDLED_RECENTLY_SECONDS
 
     async def _dispatch(self, ctx: Context, held: Held) -> Reply:
         message = ctx.message

@@ -13,10 +13,9 @@ customer who comes back to an expired flow can be told so instead of being misun
 
 A message's sender is read as it arrives, before its hold (`Engine.admit`). Another message of
 the customer handled meanwhile may have changed the sender (bound a car, counted a failed
-binding), so a hold says whether one of the customer's holds ended in the last minute
-(`Held.handled_recently`): far longer than a message waits between arriving and taking the
-flow, whose claim is bounded by the Redis pipeline's deadline and whose wait for a held flow
-ends with a hold ending. Then the sender is read again.
+binding), so a hold says whether one of the customer's holds ended in the last few seconds
+(`Held.handled_recently`); the engine then reads the sender again, as it does for a message
+that itself waited that long for its hold.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ FLOW_TTL_SECONDS = 30 * 60
 REPLY_TTL_SECONDS = 60 * 60
 PENDING_REPLY = b""  # a claimed message's reply key until its reply is stored
 EXPIRED_HINT_TTL_SECONDS = 24 * 60 * 60
-HANDLED_RECENTLY_SECONDS = 60
+HANDLED_RECENTLY_SECONDS = 5
 LOCK_TIMEOUT_SECONDS = 30.0
 LOCK_TIMEOUT_MS = int(LOCK_TIMEOUT_SECONDS * 1000)
 LOCK_POLL_SECONDS = 0.005
@@ -92,7 +91,7 @@ class Held:
         self, flow: FlowState | None, expired: str | None = None, handled_recently: bool = False
     ) -> None:
         self.flow = flow
-        self.handled_recently = handled_recently  # another hold of the customer ended within the minute
+        self.handled_recently = handled_recently  # another hold of the customer ended just now
         self.reply: tuple[str, bytes] | None = None
         self._expired = expired
         self._loaded = (flow, expired)
@@ -190,7 +189,7 @@ class MemoryFlowStorage:
         return ended is not None and self._monotonic() - ended < HANDLED_RECENTLY_SECONDS
 
     def _mark_handled(self, openid: str) -> None:
-        """Note the hold's end, moved to the newest end; forget those over a minute old."""
+        """Note the hold's end, moved to the newest end; forget those no longer recent."""
         now = self._monotonic()
         self._handled.pop(openid, None)
         self._handled[openid] = now
@@ -295,7 +294,7 @@ class RedisFlowStorage:
 
     def _keys_of(self, openid: str) -> list[str]:
         """TAKE's and GIVE_BACK's keys: the customer's lock, flow, expiry hint and the marker of
-        a hold ended within the minute."""
+        a hold ended just now."""
         return [self._keys(kind, openid) for kind in ("lock", "flow", "flow-hint", "handled")]
 
     def _taken_ahead(self, openid: str) -> tuple[str, Held] | None:
@@ -358,8 +357,8 @@ class _Taken:
 
 
 def _held(handled: int, state: bytes | None, expired: bytes | None = None) -> Held:
-    """What TAKE returned: whether a hold ended within the minute, and the flow's JSON or, with
-    none, the name of the flow that timed out."""
+    """What TAKE returned: whether a hold ended just now, and the flow's JSON or, with none, the
+    name of the flow that timed out."""
     if state:
         return Held(FlowState.from_json(state), handled_recently=bool(handled))
     return Held(None, expired.decode() if expired else None, bool(handled))

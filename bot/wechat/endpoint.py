@@ -88,13 +88,13 @@ class Endpoint:
         budget = self.settings.reply_budget_seconds
         # Logging the message (a database round trip) goes on while it is claimed (one to Redis):
         # a retry's log row is its first copy's, so writing it again changes nothing.
-        admitted = self.engine.admit(incoming)
+        admission = self.engine.admit(incoming)
         # The claim is a round trip to Redis; without this turnstile a customer's second message,
         # a millisecond behind the first, could queue for the engine's lock ahead of it.
         async with self._arrivals.hold(incoming.openid):
             claimed = await self.replies.claim(incoming.key, incoming.openid)
             handling = (
-                asyncio.create_task(self.engine.handle(incoming, admitted, partial(self._render, incoming)))
+                asyncio.create_task(self.engine.handle(incoming, admission, partial(self._render, incoming)))
                 if claimed
                 else None
             )
