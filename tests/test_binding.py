@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.app import ENGINE
-from bot.conversation import engine as conversation_engine
+from bot.conversation.messages import Incoming
 from bot.conversation.storage import HANDLED_RECENTLY_SECONDS
 from bot.models import Follower, InboundMessage
 from bot.services import binding
@@ -67,20 +67,21 @@ async def test_a_message_that_waited_as_long_as_a_handled_mark_lasts_reads_its_s
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Such a mark may have lapsed while it waited; a message that came straight through needs none."""
-    reads: list[str] = []
-    read_again = conversation_engine.follower_now
+    engine = bot.app[ENGINE]
+    admitted: list[str] = []
+    admit = engine.arrivals.admit
 
-    async def counted(openid: str) -> Follower:
-        reads.append(openid)
-        return await read_again(openid)
+    def counted(message: Incoming) -> asyncio.Future[Follower]:
+        admitted.append(message.openid)
+        return admit(message)
 
-    monkeypatch.setattr(conversation_engine, "follower_now", counted)
+    monkeypatch.setattr(engine.arrivals, "admit", counted)
     await bot.user("o-straight").text("你好")
     ticks = itertools.count(0, HANDLED_RECENTLY_SECONDS)  # admitted, then held that much later
-    monkeypatch.setattr(bot.app[ENGINE], "_monotonic", lambda: next(ticks))
+    monkeypatch.setattr(engine, "_monotonic", lambda: next(ticks))
     await bot.user("o-waited").text("你好")
 
-    assert reads == ["o-waited"]
+    assert admitted == ["o-straight", "o-waited", "o-waited"]  # the second time to read it again
 
 
 async def test_mismatch_never_says_which_part_was_wrong(bot: Bot) -> None:

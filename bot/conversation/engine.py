@@ -22,7 +22,7 @@ from bot.conversation.replies import NoReply, Reply, TransferReply
 from bot.conversation.router import Routes
 from bot.conversation.storage import HANDLED_RECENTLY_SECONDS, FlowStorage, Held
 from bot.models import Follower
-from bot.services.arrivals import Arrivals, follower_now
+from bot.services.arrivals import Arrivals
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ class Engine:
         async with self.storage.hold(message.openid) as held:
             follower = await admission.follower
             if self._may_have_changed_since(admission, held):
-                follower = await follower_now(message.openid)
+                # Admitted again: the log row is there already, and the sender is read in the
+                # next shared write rather than by a query of its own.
+                follower = await self.arrivals.admit(message)
             ctx = Context(message, follower, held.flow, self.services)
             reply = await self._dispatch(ctx, held)
             answer = Answer(reply, render(reply))

@@ -95,14 +95,6 @@ async def write_batch(messages: list[Incoming], now: datetime, write_rows: RowWr
     return {follower.openid: follower for follower in followers}
 
 
-async def follower_now(openid: str) -> Follower:
-    """A follower read again, as `admit` loads it (for a message whose sender was read while
-    another of the customer's messages was being handled)."""
-    follower = await Follower.get(openid=openid)
-    await _load_relations([follower])
-    return follower
-
-
 def _retrieved(future: asyncio.Future[Follower]) -> None:
     if not future.cancelled():
         future.exception()
