@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
@@ -17,7 +18,9 @@ from bot.conversation.router import Router
 from bot.settings import Settings
 from bot.wechat.fake import RunningFakeWeChat
 from bot.wechat.simulator import WeChatUser
-from tests.backends import Backend
+
+if TYPE_CHECKING:  # imported as a plugin below, so pytest loads it first and rewrites its asserts
+    from tests.backends import Backend
 
 pytest_plugins = ["tests.wechat_fakes", "tests.backends", "tests.browser", "tests.ci_guard"]
 
